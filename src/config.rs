@@ -1,0 +1,397 @@
+//! The command line, and the validated settings the gateway runs with.
+//!
+//! Parsing and validation live here so that every mistake a user can make on
+//! the command line is reported before anything is opened, with exit code 2.
+
+use std::fmt;
+use std::net::{Ipv6Addr, SocketAddr};
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use argh::FromArgs;
+
+use crate::framer::MAX_FRAME;
+
+/// The port most P1 gateways and Home Assistant's ser2net example use.
+pub const DEFAULT_PORT: u16 = 2001;
+
+#[derive(FromArgs, Debug)]
+/// p1mux: one DSMR P1 smart-meter cable, many TCP clients.
+///
+/// Reads telegrams from the meter's serial port, checks each one (CRC,
+/// parity, framing) and sends every clean telegram, whole and unchanged, to
+/// all connected TCP clients: Domoticz, Home Assistant, dsmr-reader, nc.
+#[argh(help_triggers("-h", "--help"))]
+pub struct Cli {
+    /// print the version and exit
+    #[argh(switch)]
+    pub version: bool,
+
+    #[argh(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand)]
+pub enum Command {
+    Serve(ServeArgs),
+}
+
+#[derive(FromArgs, Debug)]
+/// Read a P1 meter and serve its clean telegrams over TCP.
+///
+/// Try it without a meter: `p1mux serve --demo`, then `nc localhost 2001`.
+#[argh(
+    subcommand,
+    name = "serve",
+    example = "p1mux serve --device /dev/ttyUSB0",
+    example = "p1mux serve --device /dev/ttyUSB0 --baud 9600          (DSMR 2.2/3.0: 7E1)",
+    example = "p1mux serve --listen 127.0.0.1:2001 --listen [::1]:2001",
+    example = "p1mux serve --demo",
+    note = "Logs go to stderr; RUST_LOG (e.g. RUST_LOG=debug) overrides -v.\n\
+            Signals: SIGHUP reopens the serial port, SIGUSR1 logs one stats line,\n\
+            SIGTERM/SIGINT exit cleanly."
+)]
+pub struct ServeArgs {
+    /// serial device of the P1 cable; a symlink such as /dev/serial/by-id/...
+    /// is followed again at every reopen (default /dev/ttyUSB0)
+    #[argh(option, default = "PathBuf::from(\"/dev/ttyUSB0\")")]
+    pub device: PathBuf,
+
+    /// address to accept clients on, repeatable; ADDR is IP:PORT, [IPv6]:PORT
+    /// or a bare PORT (all interfaces). Default [::]:2001 (IPv4 and IPv6),
+    /// 0.0.0.0:2001 where IPv6 is off. Port 0 picks a free port.
+    #[argh(option, arg_name = "addr", from_str_fn(parse_listen))]
+    pub listen: Vec<SocketAddr>,
+
+    /// serial speed: 115200 for DSMR 4/5 (default), 9600 for DSMR 2.2/3.0
+    #[argh(option, default = "115200", from_str_fn(parse_baud))]
+    pub baud: u32,
+
+    /// serial framing, 8n1 or 7e1; default 7e1 at 9600 baud, 8n1 otherwise
+    #[argh(option)]
+    pub framing: Option<Framing>,
+
+    /// what to send: valid (telegrams that pass every check, default), all
+    /// (every complete telegram, failed CRC included) or raw (the bytes as read)
+    #[argh(option, default = "Forward::Valid")]
+    pub forward: Forward,
+
+    /// most clients served at once; more are closed on connect (default 64)
+    #[argh(option, default = "64")]
+    pub max_clients: usize,
+
+    /// bytes queued per client before its oldest unsent telegrams are
+    /// dropped; suffixes K and M allowed (default 256K)
+    #[argh(
+        option,
+        arg_name = "bytes",
+        default = "256 * 1024",
+        from_str_fn(parse_size)
+    )]
+    pub client_buffer: usize,
+
+    /// do not send a new client the last telegram (if under 15 s old) on connect
+    #[argh(switch)]
+    pub no_replay: bool,
+
+    /// no serial port: a built-in meter sends real sample telegrams once a second
+    #[argh(switch)]
+    pub demo: bool,
+
+    /// more log detail: -v debug (every reject), -vv trace
+    #[argh(switch, short = 'v')]
+    pub verbose: u8,
+}
+
+/// Serial character framing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Framing {
+    /// 8 data bits, no parity: DSMR 4/5.
+    EightN1,
+    /// 7 data bits, even parity: DSMR 2.2/3.0.
+    SevenE1,
+}
+
+impl FromStr for Framing {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "8n1" => Ok(Framing::EightN1),
+            "7e1" => Ok(Framing::SevenE1),
+            _ => Err(format!("unknown framing '{s}': use 8n1 or 7e1")),
+        }
+    }
+}
+
+impl fmt::Display for Framing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Framing::EightN1 => "8N1",
+            Framing::SevenE1 => "7E1",
+        })
+    }
+}
+
+/// What is sent to clients.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Forward {
+    /// Only telegrams that passed every check.
+    Valid,
+    /// Every complete telegram, including those with a wrong CRC.
+    All,
+    /// The bytes exactly as read from the port, telegram-unaware.
+    Raw,
+}
+
+impl FromStr for Forward {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "valid" => Ok(Forward::Valid),
+            "all" => Ok(Forward::All),
+            "raw" => Ok(Forward::Raw),
+            _ => Err(format!("unknown forward mode '{s}': use valid, all or raw")),
+        }
+    }
+}
+
+/// Where telegrams come from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    Serial {
+        device: PathBuf,
+        baud: u32,
+        framing: Framing,
+    },
+    Demo,
+}
+
+/// Settings for one run of `serve`, validated.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub source: Source,
+    /// Addresses to listen on; never empty.
+    pub listen: Vec<SocketAddr>,
+    pub forward: Forward,
+    pub max_clients: usize,
+    /// Per-client queue bound in bytes; at least one maximal telegram.
+    pub client_buffer: usize,
+    /// Send the last telegram to a new client.
+    pub replay: bool,
+}
+
+impl Config {
+    pub fn from_args(args: ServeArgs) -> Result<Config, String> {
+        if args.max_clients == 0 {
+            return Err("--max-clients must be at least 1".into());
+        }
+        if args.client_buffer < MAX_FRAME {
+            return Err(format!(
+                "--client-buffer {} is too small: it must hold one whole telegram ({MAX_FRAME} bytes)",
+                args.client_buffer
+            ));
+        }
+        let framing = args.framing.unwrap_or(if args.baud == 9600 {
+            Framing::SevenE1
+        } else {
+            Framing::EightN1
+        });
+        let source = if args.demo {
+            Source::Demo
+        } else {
+            Source::Serial {
+                device: args.device,
+                baud: args.baud,
+                framing,
+            }
+        };
+        let listen = if args.listen.is_empty() {
+            vec![SocketAddr::from((Ipv6Addr::UNSPECIFIED, DEFAULT_PORT))]
+        } else {
+            args.listen
+        };
+        Ok(Config {
+            source,
+            listen,
+            forward: args.forward,
+            max_clients: args.max_clients,
+            client_buffer: args.client_buffer,
+            replay: !args.no_replay,
+        })
+    }
+}
+
+fn parse_listen(s: &str) -> Result<SocketAddr, String> {
+    if let Ok(port) = s.parse::<u16>() {
+        return Ok(SocketAddr::from((Ipv6Addr::UNSPECIFIED, port)));
+    }
+    s.parse().map_err(|_| {
+        format!("bad listen address '{s}': use IP:PORT, [IPv6]:PORT or PORT, e.g. 0.0.0.0:2001")
+    })
+}
+
+fn parse_baud(s: &str) -> Result<u32, String> {
+    match s.parse::<u32>() {
+        Ok(0) | Err(_) => Err(format!(
+            "bad baud rate '{s}': use 115200 (DSMR 4/5) or 9600 (DSMR 2.2/3.0)"
+        )),
+        Ok(baud) => Ok(baud),
+    }
+}
+
+fn parse_size(s: &str) -> Result<usize, String> {
+    let err = || format!("bad size '{s}': use bytes, or a number with K or M, e.g. 256K");
+    let (digits, unit) = match s.as_bytes().last() {
+        Some(b'k' | b'K') => (&s[..s.len() - 1], 1024),
+        Some(b'm' | b'M') => (&s[..s.len() - 1], 1024 * 1024),
+        _ => (s, 1),
+    };
+    digits
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(unit))
+        .ok_or_else(err)
+}
+
+/// What `main` should do after looking at the command line.
+pub enum Parsed {
+    Serve {
+        config: Config,
+        verbose: u8,
+    },
+    /// Print this to stdout and exit 0 (help, version).
+    Print(String),
+    /// Print this to stderr and exit 2.
+    Usage(String),
+}
+
+/// Parses `args` (without the program name).
+pub fn parse(program: &str, args: &[&str]) -> Parsed {
+    let cli = match Cli::from_args(&[program], args) {
+        Ok(cli) => cli,
+        Err(exit) if exit.status.is_ok() => return Parsed::Print(exit.output),
+        Err(exit) => return Parsed::Usage(exit.output),
+    };
+    if cli.version {
+        return Parsed::Print(format!("p1mux {}", env!("CARGO_PKG_VERSION")));
+    }
+    match cli.command {
+        None => Parsed::Usage(format!(
+            "{program}: no command given. Run `{program} serve --help`, or `{program} serve --demo` to try it."
+        )),
+        Some(Command::Serve(args)) => {
+            let verbose = args.verbose;
+            match Config::from_args(args) {
+                Ok(config) => Parsed::Serve { config, verbose },
+                Err(msg) => Parsed::Usage(format!("{program} serve: {msg}")),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn serve(args: &[&str]) -> Result<Config, String> {
+        let mut all = vec!["serve"];
+        all.extend_from_slice(args);
+        match parse("p1mux", &all) {
+            Parsed::Serve { config, .. } => Ok(config),
+            Parsed::Print(s) | Parsed::Usage(s) => Err(s),
+        }
+    }
+
+    #[test]
+    fn defaults() {
+        let c = serve(&[]).unwrap();
+        assert_eq!(
+            c.source,
+            Source::Serial {
+                device: "/dev/ttyUSB0".into(),
+                baud: 115200,
+                framing: Framing::EightN1
+            }
+        );
+        assert_eq!(c.listen, vec!["[::]:2001".parse().unwrap()]);
+        assert_eq!(c.forward, Forward::Valid);
+        assert_eq!(
+            (c.max_clients, c.client_buffer, c.replay),
+            (64, 262144, true)
+        );
+    }
+
+    #[test]
+    fn framing_follows_baud() {
+        let c = serve(&["--baud", "9600"]).unwrap();
+        assert!(matches!(
+            c.source,
+            Source::Serial {
+                framing: Framing::SevenE1,
+                ..
+            }
+        ));
+        let c = serve(&["--baud", "9600", "--framing", "8n1"]).unwrap();
+        assert!(matches!(
+            c.source,
+            Source::Serial {
+                framing: Framing::EightN1,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn listen_forms() {
+        let c = serve(&[
+            "--listen",
+            "127.0.0.1:0",
+            "--listen",
+            "[::1]:2001",
+            "--listen",
+            "23",
+        ])
+        .unwrap();
+        let want: Vec<SocketAddr> = vec![
+            "127.0.0.1:0".parse().unwrap(),
+            "[::1]:2001".parse().unwrap(),
+            "[::]:23".parse().unwrap(),
+        ];
+        assert_eq!(c.listen, want);
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("256K"), Ok(262144));
+        assert_eq!(parse_size("1m"), Ok(1048576));
+        assert_eq!(parse_size("9000"), Ok(9000));
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("99999999999999999999M").is_err());
+    }
+
+    #[test]
+    fn mistakes_are_usage_errors() {
+        for bad in [
+            &["--baud", "0"][..],
+            &["--baud", "fast"],
+            &["--listen", "localhost"],
+            &["--framing", "9n2"],
+            &["--forward", "some"],
+            &["--max-clients", "0"],
+            &["--client-buffer", "1K"],
+            &["--bogus"],
+        ] {
+            let err = serve(bad).unwrap_err();
+            assert!(!err.is_empty(), "{bad:?}");
+        }
+        assert!(matches!(parse("p1mux", &[]), Parsed::Usage(_)));
+        assert!(
+            matches!(parse("p1mux", &["--version"]), Parsed::Print(s) if s.starts_with("p1mux "))
+        );
+        assert!(matches!(
+            parse("p1mux", &["serve", "--help"]),
+            Parsed::Print(_)
+        ));
+    }
+}

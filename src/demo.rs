@@ -1,0 +1,82 @@
+//! A meter built into the binary, so that `p1mux serve --demo` shows live
+//! telegrams on any machine, no cable needed.
+
+use std::time::{Duration, Instant};
+
+/// How often the demo meter sends, like a DSMR 5 meter.
+pub const INTERVAL: Duration = Duration::from_secs(1);
+
+/// Real telegrams from real meters (DSMR 2.2 to 5.0), sent in turn.
+pub const SAMPLES: [&[u8]; 7] = [
+    include_bytes!("../tests/data/dsmr50_iskra_am550_2mbus.txt"),
+    include_bytes!("../tests/data/dsmr50_sagemcom_cx2000_pfl10.txt"),
+    include_bytes!("../tests/data/dsmr42_kaifa_ma105.txt"),
+    include_bytes!("../tests/data/dsmr42_landisgyr_e350.txt"),
+    include_bytes!("../tests/data/dsmr40_iskra_spec_textmsg.txt"),
+    include_bytes!("../tests/data/dsmr30_iskra_mt382-1000_spec_textmsg.txt"),
+    include_bytes!("../tests/data/dsmr22_iskra_mt382-1003.txt"),
+];
+
+/// Emits the next sample whenever its time has come.
+pub struct DemoMeter {
+    next_at: Instant,
+    next: usize,
+}
+
+impl DemoMeter {
+    /// The first telegram is due at once, so a client sees data immediately.
+    pub fn new(now: Instant) -> DemoMeter {
+        DemoMeter {
+            next_at: now,
+            next: 0,
+        }
+    }
+
+    pub fn due_at(&self) -> Instant {
+        self.next_at
+    }
+
+    /// The telegram due at `now`, if any.
+    pub fn poll(&mut self, now: Instant) -> Option<&'static [u8]> {
+        if now < self.next_at {
+            return None;
+        }
+        let sample = SAMPLES[self.next % SAMPLES.len()];
+        self.next += 1;
+        // Keep the 1 s cadence without drifting, but never try to catch up
+        // after the process was stopped for a while.
+        self.next_at = (self.next_at + INTERVAL).max(now);
+        Some(sample)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::framer::{Event, Framer, Parity};
+
+    #[test]
+    fn every_sample_is_valid() {
+        let mut framer = Framer::new(Parity::None);
+        for sample in SAMPLES {
+            let mut valid = 0;
+            framer.push(sample, |e| {
+                if let Event::Telegram(t) = e {
+                    assert_eq!(t.bytes, sample);
+                    valid += 1;
+                }
+            });
+            assert_eq!(valid, 1);
+        }
+    }
+
+    #[test]
+    fn cadence() {
+        let start = Instant::now();
+        let mut demo = DemoMeter::new(start);
+        assert_eq!(demo.poll(start), Some(SAMPLES[0]));
+        assert_eq!(demo.poll(start), None);
+        assert_eq!(demo.poll(start + INTERVAL), Some(SAMPLES[1]));
+        assert_eq!(demo.due_at(), start + INTERVAL * 2);
+    }
+}

@@ -1,0 +1,369 @@
+//! The event loop: one thread, one `mio::Poll`, serial port (or demo meter)
+//! in, framer in the middle, hub out.
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use log::{debug, info, warn};
+use mio::net::TcpListener;
+use mio::{Events, Interest, Poll, Token};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
+use signal_hook_mio::v1_0::Signals;
+
+use crate::config::{Config, Forward, Framing, Source};
+use crate::demo::DemoMeter;
+use crate::framer::{Event, Framer, Parity};
+use crate::hub::Hub;
+use crate::listen;
+use crate::serial::{OpenError, Read, SerialInput};
+use crate::silence::Silence;
+use crate::stats::Stats;
+
+const SIGNALS: Token = Token(0);
+const METER: Token = Token(1);
+const FIRST_LISTENER: usize = 2;
+
+/// Housekeeping cadence: stalled clients, the silence check, resuming accepts.
+const TICK: Duration = Duration::from_secs(1);
+/// Meter bytes read per wake-up before clients get a turn.
+const METER_READ_BUDGET: usize = 256 * 1024;
+
+/// A failure that stops p1mux from starting (exit status 1). Anything that
+/// goes wrong later is logged and survived instead.
+#[derive(Debug)]
+pub struct StartError(pub String);
+
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for StartError {}
+
+enum Meter {
+    Serial(SerialInput),
+    Demo(DemoMeter),
+}
+
+/// Everything the loop owns.
+struct Gateway {
+    poll: Poll,
+    listeners: Vec<TcpListener>,
+    signals: Signals,
+    hub: Hub,
+    framer: Framer,
+    forward: Forward,
+    meter: Meter,
+    stats: Stats,
+    silence: Silence,
+    /// The meter had more bytes than one turn's budget.
+    meter_pending: bool,
+    /// A valid telegram arrived since the port (re)opened: its header was logged.
+    announced: bool,
+    next_tick: Instant,
+}
+
+/// Runs the gateway until SIGTERM or SIGINT. Returns an error only when it
+/// cannot start.
+pub fn run(config: Config) -> Result<(), StartError> {
+    let now = Instant::now();
+    let poll = Poll::new().map_err(|e| StartError(format!("creating the event loop: {e}")))?;
+    let mut signals = Signals::new([SIGTERM, SIGINT, SIGHUP, SIGUSR1])
+        .map_err(|e| StartError(format!("installing signal handlers: {e}")))?;
+    poll.registry()
+        .register(&mut signals, SIGNALS, Interest::READABLE)
+        .map_err(|e| StartError(format!("watching signals: {e}")))?;
+
+    let mut listeners = Vec::new();
+    for (i, addr) in config.listen.iter().enumerate() {
+        let mut listener = listen::bind(*addr).map_err(StartError)?;
+        let local: SocketAddr = listener
+            .local_addr()
+            .map_err(|e| StartError(format!("listening on {addr}: {e}")))?;
+        poll.registry()
+            .register(&mut listener, Token(FIRST_LISTENER + i), Interest::READABLE)
+            .map_err(|e| StartError(format!("watching {local}: {e}")))?;
+        info!("listening on {local}");
+        listeners.push(listener);
+    }
+
+    let (meter, parity) = match &config.source {
+        Source::Demo => {
+            info!("demo mode: a built-in meter sends a sample telegram every second");
+            (Meter::Demo(DemoMeter::new(now)), Parity::None)
+        }
+        Source::Serial {
+            device,
+            baud,
+            framing,
+        } => {
+            let mut serial = SerialInput::new(device.clone(), *baud, *framing, METER, now);
+            match serial.try_open(poll.registry(), now) {
+                Err(e) if e.fatal_at_startup() => return Err(StartError(e.describe(device))),
+                Err(OpenError::Missing) => info!("waiting for {} to appear", device.display()),
+                _ => {}
+            }
+            let parity = match framing {
+                Framing::EightN1 => Parity::None,
+                Framing::SevenE1 => Parity::Even,
+            };
+            (Meter::Serial(serial), parity)
+        }
+    };
+
+    let first_client = FIRST_LISTENER + listeners.len();
+    let mut gateway = Gateway {
+        poll,
+        listeners,
+        signals,
+        hub: Hub::new(
+            first_client,
+            config.max_clients,
+            config.client_buffer,
+            config.replay,
+        ),
+        framer: Framer::new(parity),
+        forward: config.forward,
+        meter,
+        stats: Stats::new(now),
+        silence: Silence::default(),
+        meter_pending: false,
+        announced: false,
+        next_tick: now + TICK,
+    };
+    if matches!(&gateway.meter, Meter::Serial(s) if s.is_open()) {
+        gateway.silence.restart(now, &gateway.stats);
+    }
+    gateway.run()
+}
+
+impl Gateway {
+    fn run(&mut self) -> Result<(), StartError> {
+        let mut events = Events::with_capacity(256);
+        loop {
+            let now = Instant::now();
+            let timeout = if self.meter_pending || self.hub.has_unread() {
+                Duration::ZERO
+            } else {
+                self.next_deadline().saturating_duration_since(now)
+            };
+            if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                // Polling itself failing leaves nothing to run on.
+                return Err(StartError(format!("event loop failed: {e}")));
+            }
+            let now = Instant::now();
+            for event in events.iter() {
+                match event.token() {
+                    SIGNALS => {
+                        if self.on_signals(now) {
+                            return Ok(());
+                        }
+                    }
+                    METER => self.read_meter(now),
+                    token if self.hub.owns(token) => {
+                        let registry = self.poll.registry();
+                        let readable =
+                            event.is_readable() || event.is_read_closed() || event.is_error();
+                        self.hub
+                            .client_event(registry, token, readable, event.is_writable(), now);
+                    }
+                    token => {
+                        let registry = self.poll.registry();
+                        if let Some(listener) = self.listeners.get(token.0 - FIRST_LISTENER) {
+                            self.hub.accept(registry, listener, now);
+                        }
+                    }
+                }
+            }
+            if self.meter_pending {
+                self.read_meter(now);
+            }
+            if self.hub.has_unread() {
+                self.hub.read_unread(self.poll.registry(), now);
+            }
+            self.on_timers(now);
+        }
+    }
+
+    fn next_deadline(&self) -> Instant {
+        let meter = match &self.meter {
+            Meter::Demo(demo) => Some(demo.due_at()),
+            Meter::Serial(serial) => serial.retry_at(),
+        };
+        meter.map_or(self.next_tick, |at| at.min(self.next_tick))
+    }
+
+    /// Returns true when p1mux should exit.
+    fn on_signals(&mut self, now: Instant) -> bool {
+        let pending: Vec<i32> = self.signals.pending().collect();
+        for signal in pending {
+            match signal {
+                SIGTERM | SIGINT => {
+                    let name = if signal == SIGTERM {
+                        "SIGTERM"
+                    } else {
+                        "SIGINT"
+                    };
+                    info!(
+                        "{name}: closing {} clients and exiting",
+                        self.hub.client_count()
+                    );
+                    self.hub.close_all(self.poll.registry());
+                    return true;
+                }
+                SIGHUP => match &mut self.meter {
+                    Meter::Serial(serial) => {
+                        info!("SIGHUP: reopening {}", serial.path.display());
+                        serial.close(self.poll.registry(), now, Duration::ZERO);
+                        self.port_closed();
+                    }
+                    Meter::Demo(_) => info!("SIGHUP: nothing to reopen in demo mode"),
+                },
+                SIGUSR1 => {
+                    info!(
+                        "{}",
+                        self.stats
+                            .line(&self.hub.stats, self.hub.client_count(), now)
+                    );
+                }
+                _ => {}
+            }
+        }
+        false
+    }
+
+    /// Reads the port until it has nothing more, it is lost, or the budget is spent.
+    fn read_meter(&mut self, now: Instant) {
+        self.meter_pending = false;
+        let mut buf = [0u8; 16 * 1024];
+        let mut taken = 0;
+        loop {
+            let Meter::Serial(serial) = &mut self.meter else {
+                return;
+            };
+            match serial.read(&mut buf) {
+                Read::Data(n) => {
+                    self.feed(&buf[..n], now);
+                    taken += n;
+                    if taken >= METER_READ_BUDGET {
+                        self.meter_pending = true;
+                        return;
+                    }
+                }
+                Read::Empty => return,
+                Read::Lost(err) => {
+                    serial.lost(self.poll.registry(), &err, now);
+                    self.port_closed();
+                    return;
+                }
+            }
+        }
+    }
+
+    fn port_closed(&mut self) {
+        // The tail of a cut-off telegram will never come.
+        self.framer.reset();
+        self.silence.stop();
+        self.announced = false;
+        self.meter_pending = false;
+    }
+
+    /// Passes meter bytes through the framer and on to the clients.
+    fn feed(&mut self, bytes: &[u8], now: Instant) {
+        let registry = self.poll.registry();
+        let hub = &mut self.hub;
+        let stats = &mut self.stats;
+        let silence = &mut self.silence;
+        let announced = &mut self.announced;
+        let forward = self.forward;
+        stats.bytes_in += bytes.len() as u64;
+        if forward == Forward::Raw {
+            hub.broadcast(registry, &Rc::from(bytes), now);
+        }
+        // In raw mode the framer still runs: its counts drive the stats and
+        // the silence warning.
+        self.framer.push(bytes, |event| match event {
+            Event::Telegram(telegram) => {
+                stats.telegrams += 1;
+                silence.restart(now, stats);
+                if !*announced {
+                    *announced = true;
+                    info!(
+                        "receiving telegrams from {} ({})",
+                        header(telegram.bytes),
+                        match (telegram.crc, telegram.parity_in_bit7) {
+                            (true, _) => "DSMR 4/5, CRC checked",
+                            (false, false) => "DSMR 2.2/3.0, no CRC",
+                            (false, true) =>
+                                "DSMR 2.2/3.0, no CRC, parity in bit 7 checked and stripped",
+                        }
+                    );
+                }
+                if forward != Forward::Raw {
+                    let shared: Rc<[u8]> = Rc::from(telegram.bytes);
+                    hub.broadcast(registry, &shared, now);
+                    hub.set_last(shared, now);
+                }
+            }
+            Event::Rejected { reason, frame } => {
+                stats.reject(reason);
+                debug!("rejected a telegram: {}", reason.name());
+                if let (Forward::All, Some(frame)) = (forward, frame) {
+                    hub.broadcast(registry, &Rc::from(frame), now);
+                }
+            }
+        });
+    }
+
+    fn on_timers(&mut self, now: Instant) {
+        match &mut self.meter {
+            Meter::Demo(demo) => {
+                if let Some(telegram) = demo.poll(now) {
+                    self.feed(telegram, now);
+                }
+            }
+            Meter::Serial(serial) => {
+                if serial.retry_at().is_some_and(|at| now >= at)
+                    && serial.try_open(self.poll.registry(), now).is_ok()
+                {
+                    self.silence.restart(now, &self.stats);
+                    // Bytes may already be waiting; edge-triggered polling
+                    // would not report them again.
+                    self.read_meter(now);
+                }
+            }
+        }
+        if now < self.next_tick {
+            return;
+        }
+        self.next_tick = now + TICK;
+        let registry = self.poll.registry();
+        self.hub.drop_stalled(registry, now);
+        if self.hub.resume_due(now) {
+            for listener in &self.listeners {
+                self.hub.accept(registry, listener, now);
+            }
+        }
+        if let Meter::Serial(serial) = &self.meter
+            && let Some(warning) = self.silence.check(now, &self.stats, &serial.settings())
+        {
+            warn!("{warning}");
+        }
+    }
+}
+
+/// The telegram's first line, e.g. `/ISK5\2M550T-1012`, for logs.
+fn header(telegram: &[u8]) -> String {
+    let end = telegram
+        .iter()
+        .position(|&b| b == b'\r' || b == b'\n')
+        .unwrap_or(telegram.len());
+    String::from_utf8_lossy(&telegram[..end]).into_owned()
+}

@@ -1,0 +1,15 @@
+//! p1mux: one DSMR P1 smart-meter cable, many TCP clients.
+//!
+//! The data path is a single-threaded `mio` loop:
+//! serial port (or demo meter) -> [`framer`] -> [`hub`] -> TCP clients.
+
+pub mod config;
+pub mod demo;
+pub mod framer;
+pub mod gateway;
+pub mod hub;
+pub mod listen;
+pub mod logging;
+pub mod serial;
+pub mod silence;
+pub mod stats;

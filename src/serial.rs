@@ -1,0 +1,272 @@
+//! The meter's serial port: opening it with the right settings, reading it
+//! without blocking, and reopening it when it goes away.
+//!
+//! A USB cable that is pulled, a hub that resets, or udev renaming the
+//! device must never cost the clients their connections: the port is closed,
+//! the outage logged once, and the same path (perhaps a symlink that now
+//! points elsewhere) is tried again with backoff.
+
+use std::io;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::FileTypeExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use log::{debug, info, warn};
+use mio::unix::SourceFd;
+use mio::{Interest, Registry, Token};
+use serialport::{DataBits, FlowControl, Parity, StopBits, TTYPort};
+
+use crate::config::Framing;
+
+/// First wait before reopening a lost port; doubles up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+/// Longest wait between attempts: a replugged cable is back within seconds.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(10);
+
+/// Why the port could not be opened.
+#[derive(Debug)]
+pub enum OpenError {
+    /// The path does not exist (yet): unplugged, or not enumerated yet.
+    Missing,
+    /// The user may not open it.
+    PermissionDenied,
+    /// Another program holds it (ser2net, ModemManager probing, another p1mux).
+    Busy,
+    /// The path exists but is no serial device.
+    NotSerial,
+    /// Anything else the OS said.
+    Other(String),
+}
+
+impl OpenError {
+    /// A line for the log, with the hint a user needs to fix it.
+    pub fn describe(&self, path: &Path) -> String {
+        let path = path.display();
+        match self {
+            OpenError::Missing => {
+                format!("{path} does not exist (cable unplugged or not yet enumerated?)")
+            }
+            OpenError::PermissionDenied => format!(
+                "opening {path}: permission denied; add the user running p1mux to the dialout group \
+                 (sudo usermod -aG dialout $USER, then log in again) or fix the device's udev rule"
+            ),
+            OpenError::Busy => format!(
+                "opening {path}: in use by another program (ser2net, ModemManager, another p1mux?); \
+                 stop it, or point it at p1mux's TCP port instead"
+            ),
+            OpenError::NotSerial => format!("{path} is not a serial device: check --device"),
+            OpenError::Other(msg) => format!("opening {path}: {msg}"),
+        }
+    }
+
+    /// Whether waiting cannot fix this, so start-up should fail at once.
+    /// Later, once running, everything is retried: after a replug udev may
+    /// need a moment before the device gets its group and mode.
+    pub fn fatal_at_startup(&self) -> bool {
+        matches!(self, OpenError::PermissionDenied | OpenError::NotSerial)
+    }
+}
+
+/// Opens `path` as the meter's port: `framing` at `baud`, no flow control,
+/// raw, non-blocking. DTR and RTS stay as the kernel raised them on open,
+/// because many cables power the meter's Data Request pin from them.
+pub fn open(path: &Path, baud: u32, framing: Framing) -> Result<TTYPort, OpenError> {
+    match std::fs::metadata(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(OpenError::Missing),
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+            return Err(OpenError::PermissionDenied);
+        }
+        Err(e) => return Err(OpenError::Other(e.to_string())),
+        Ok(meta) if !meta.file_type().is_char_device() => return Err(OpenError::NotSerial),
+        Ok(_) => {}
+    }
+    let (data_bits, parity) = match framing {
+        Framing::EightN1 => (DataBits::Eight, Parity::None),
+        Framing::SevenE1 => (DataBits::Seven, Parity::Even),
+    };
+    let port = serialport::new(path.to_string_lossy(), baud)
+        .data_bits(data_bits)
+        .parity(parity)
+        .stop_bits(StopBits::One)
+        .flow_control(FlowControl::None)
+        .open_native()
+        .map_err(|e| match e.kind() {
+            serialport::ErrorKind::Io(io::ErrorKind::NotFound) => OpenError::Missing,
+            serialport::ErrorKind::Io(io::ErrorKind::PermissionDenied) => {
+                OpenError::PermissionDenied
+            }
+            serialport::ErrorKind::NoDevice => OpenError::Busy,
+            // serialport reports ENOTTY (a char device that is no tty, such
+            // as /dev/null) only through nix's text for it.
+            _ if e.description.contains("Not a typewriter")
+                || e.description.contains("Inappropriate ioctl") =>
+            {
+                OpenError::NotSerial
+            }
+            _ => OpenError::Other(e.description),
+        })?;
+    set_nonblocking(port.as_raw_fd())
+        .map_err(|e| OpenError::Other(format!("setting O_NONBLOCK: {e}")))?;
+    Ok(port)
+}
+
+fn set_nonblocking(fd: i32) -> io::Result<()> {
+    // SAFETY: fcntl on a descriptor we own, with plain integer arguments.
+    unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        if flags < 0 || libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// The serial side of the gateway: an open port, or the wait for one.
+pub struct SerialInput {
+    pub path: PathBuf,
+    pub baud: u32,
+    pub framing: Framing,
+    port: Option<TTYPort>,
+    /// When to try opening again while closed.
+    retry_at: Instant,
+    backoff: Duration,
+    /// The current outage was logged; further failed attempts log at debug.
+    outage_logged: bool,
+    token: Token,
+}
+
+/// What a read from the port gave.
+pub enum Read {
+    Data(usize),
+    /// Nothing more for now (or no port open).
+    Empty,
+    /// The port is gone (EOF, EIO, unplugged); the caller should [`SerialInput::close`] it.
+    Lost(io::Error),
+}
+
+impl SerialInput {
+    pub fn new(
+        path: PathBuf,
+        baud: u32,
+        framing: Framing,
+        token: Token,
+        now: Instant,
+    ) -> SerialInput {
+        SerialInput {
+            path,
+            baud,
+            framing,
+            port: None,
+            retry_at: now,
+            backoff: FIRST_BACKOFF,
+            outage_logged: false,
+            token,
+        }
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.port.is_some()
+    }
+
+    /// When the next open attempt is due, while closed.
+    pub fn retry_at(&self) -> Option<Instant> {
+        if self.port.is_some() {
+            None
+        } else {
+            Some(self.retry_at)
+        }
+    }
+
+    /// Settings as a user would write them, e.g. "115200 8N1".
+    pub fn settings(&self) -> String {
+        format!("{} {}", self.baud, self.framing)
+    }
+
+    /// Tries to open the port now. On failure, schedules the next attempt
+    /// and logs the first failure of an outage at warn, later ones at debug.
+    pub fn try_open(&mut self, registry: &Registry, now: Instant) -> Result<(), OpenError> {
+        match open(&self.path, self.baud, self.framing) {
+            Ok(port) => {
+                let fd = port.as_raw_fd();
+                if let Err(e) =
+                    registry.register(&mut SourceFd(&fd), self.token, Interest::READABLE)
+                {
+                    self.schedule_retry(now);
+                    return Err(OpenError::Other(format!("watching the port: {e}")));
+                }
+                info!("opened {} ({})", self.path.display(), self.settings());
+                self.port = Some(port);
+                self.backoff = FIRST_BACKOFF;
+                self.outage_logged = false;
+                Ok(())
+            }
+            Err(e) => {
+                if self.outage_logged {
+                    debug!("{}", e.describe(&self.path));
+                } else {
+                    warn!(
+                        "{}; retrying every {}s at most",
+                        e.describe(&self.path),
+                        MAX_BACKOFF.as_secs()
+                    );
+                    self.outage_logged = true;
+                }
+                self.schedule_retry(now);
+                Err(e)
+            }
+        }
+    }
+
+    fn schedule_retry(&mut self, now: Instant) {
+        self.retry_at = now + self.backoff;
+        self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+    }
+
+    /// Closes the port (if open) and schedules a reopen after `delay`.
+    pub fn close(&mut self, registry: &Registry, now: Instant, delay: Duration) {
+        if let Some(port) = self.port.take() {
+            let fd = port.as_raw_fd();
+            let _ = registry.deregister(&mut SourceFd(&fd));
+        }
+        self.retry_at = now + delay;
+    }
+
+    /// Handles the port going away: logs once, closes, schedules the reopen.
+    pub fn lost(&mut self, registry: &Registry, err: &io::Error, now: Instant) {
+        warn!(
+            "lost {}: {err}; clients stay connected, reopening when it comes back",
+            self.path.display()
+        );
+        self.outage_logged = true;
+        self.close(registry, now, FIRST_BACKOFF);
+        self.backoff = FIRST_BACKOFF * 2;
+    }
+
+    /// Reads what the port has, without blocking.
+    pub fn read(&mut self, buf: &mut [u8]) -> Read {
+        let Some(port) = &self.port else {
+            return Read::Empty;
+        };
+        loop {
+            // SAFETY: reading into a buffer we own, of the length we pass.
+            let n = unsafe { libc::read(port.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+            if n > 0 {
+                return Read::Data(n as usize);
+            }
+            if n == 0 {
+                // VMIN is 1, so 0 means hang-up, not "no data".
+                return Read::Lost(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "device hung up",
+                ));
+            }
+            let err = io::Error::last_os_error();
+            match err.kind() {
+                io::ErrorKind::WouldBlock => return Read::Empty,
+                io::ErrorKind::Interrupted => continue,
+                _ => return Read::Lost(err),
+            }
+        }
+    }
+}

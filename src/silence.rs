@@ -1,0 +1,133 @@
+//! Notices a port that is open but yields no valid telegram, and says why
+//! that usually happens, so a user with a fresh cable is not left guessing.
+
+use std::time::{Duration, Instant};
+
+use crate::framer::Reject;
+use crate::stats::{Stats, rejects_by_reason};
+
+/// How long an open port may go without a valid telegram before a warning.
+/// DSMR 2.2-4 meters send every 10 s, DSMR 5 every second.
+pub const SILENCE_LIMIT: Duration = Duration::from_secs(60);
+
+/// Watches one quiet period: from the port opening, or the last valid
+/// telegram, until the next valid telegram.
+#[derive(Debug, Default)]
+pub struct Silence {
+    /// Start of the quiet period and the counters then; `None` while the
+    /// port is closed (the outage is logged elsewhere).
+    since: Option<(Instant, u64, [u64; Reject::ALL.len()])>,
+    /// Warned about this quiet period already: one warning, not one a minute.
+    warned: bool,
+}
+
+impl Silence {
+    /// A quiet period begins: the port opened, or a valid telegram arrived.
+    pub fn restart(&mut self, now: Instant, stats: &Stats) {
+        if self.warned && self.since.is_some() {
+            log::info!("valid telegrams are arriving again");
+        }
+        self.since = Some((now, stats.bytes_in, stats.rejects));
+        self.warned = false;
+    }
+
+    /// The port closed: nothing to watch until it reopens.
+    pub fn stop(&mut self) {
+        self.since = None;
+    }
+
+    /// The warning to log once the quiet period reaches [`SILENCE_LIMIT`].
+    pub fn check(&mut self, now: Instant, stats: &Stats, settings: &str) -> Option<String> {
+        let (start, bytes0, rejects0) = self.since?;
+        if self.warned || now.duration_since(start) < SILENCE_LIMIT {
+            return None;
+        }
+        self.warned = true;
+        let bytes = stats.bytes_in - bytes0;
+        let mut rejects = stats.rejects;
+        for (n, n0) in rejects.iter_mut().zip(rejects0) {
+            *n -= n0;
+        }
+        let secs = SILENCE_LIMIT.as_secs();
+        let diagnosis = if bytes == 0 {
+            "no bytes at all: is the meter's Data Request line (RJ12 pin 2) powered, \
+             are the wires on the right pins (a crossed RJ12 cable needs swapping), \
+             and is --device the right port?"
+                .to_string()
+        } else if rejects.iter().any(|&n| n > 0) {
+            format!(
+                "{bytes} bytes, telegram-like frames rejected ({}): usually the wrong baud rate \
+                 or parity; DSMR 4/5 meters use 115200 8N1, DSMR 2.2/3.0 use 9600 7E1 \
+                 (--baud 9600 --framing 7e1)",
+                rejects_by_reason(&rejects)
+            )
+        } else {
+            format!(
+                "{bytes} bytes but nothing that looks like a telegram: wrong baud rate, or a signal \
+                 that is not inverted (the P1 data line needs an inverter, an FTDI cable with RXD \
+                 inverted, or an RS232-level adapter), or a loose wire"
+            )
+        };
+        Some(format!(
+            "no valid telegram for {secs}s at {settings}: {diagnosis}"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn warns_once_per_quiet_period_with_a_diagnosis() {
+        let t0 = Instant::now();
+        let mut stats = Stats::new(t0);
+        let mut silence = Silence::default();
+        assert_eq!(
+            silence.check(t0 + SILENCE_LIMIT, &stats, "115200 8N1"),
+            None,
+            "port closed"
+        );
+
+        silence.restart(t0, &stats);
+        assert_eq!(
+            silence.check(t0 + SILENCE_LIMIT / 2, &stats, "115200 8N1"),
+            None
+        );
+        let msg = silence
+            .check(t0 + SILENCE_LIMIT, &stats, "115200 8N1")
+            .unwrap();
+        assert!(
+            msg.contains("no bytes at all") && msg.contains("pin 2"),
+            "{msg}"
+        );
+        assert_eq!(
+            silence.check(t0 + SILENCE_LIMIT * 2, &stats, "115200 8N1"),
+            None,
+            "once"
+        );
+
+        let t1 = t0 + SILENCE_LIMIT * 3;
+        silence.restart(t1, &stats);
+        stats.bytes_in += 5000;
+        stats.reject(Reject::Parity);
+        let msg = silence
+            .check(t1 + SILENCE_LIMIT, &stats, "115200 8N1")
+            .unwrap();
+        assert!(
+            msg.contains("5000 bytes") && msg.contains("parity 1") && msg.contains("9600"),
+            "{msg}"
+        );
+
+        let t2 = t1 + SILENCE_LIMIT * 2;
+        silence.restart(t2, &stats);
+        stats.bytes_in += 700;
+        let msg = silence
+            .check(t2 + SILENCE_LIMIT, &stats, "9600 7E1")
+            .unwrap();
+        assert!(
+            msg.contains("700 bytes") && msg.contains("inverted") && msg.contains("9600 7E1"),
+            "{msg}"
+        );
+    }
+}

@@ -1,0 +1,374 @@
+//! `p1mux serve` end to end: the real binary, a pty as the meter, real TCP
+//! clients.
+
+mod common;
+
+use std::io::Read;
+use std::net::TcpStream;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// Starts p1mux on a fresh pty and waits until the port is configured, so
+/// bytes written from now on are read raw.
+fn start(args: &[&str]) -> (P1mux, Pty, u16) {
+    let pty = Pty::open();
+    let device = pty.slave_path.to_str().unwrap().to_string();
+    let mut all = vec!["--device", device.as_str()];
+    all.extend_from_slice(args);
+    let p1mux = P1mux::serve(&all);
+    let port = p1mux.port();
+    p1mux.wait_for(&format!("opened {device}"));
+    (p1mux, pty, port)
+}
+
+#[test]
+fn ten_clients_get_every_valid_telegram_in_order_and_nothing_else() {
+    let (p1mux, mut pty, port) = start(&[]);
+    let mut clients: Vec<TcpStream> = (0..10).map(|_| p1mux.connect(port)).collect();
+
+    let mut expected = Vec::new();
+    for round in 0..3 {
+        for (i, sample) in SAMPLES.iter().enumerate() {
+            pty.write(b"\x00\x00\r\n\xff\xfe garbage \x80\x81\r\n");
+            if i >= 2 && (i + round) % 3 == 0 {
+                // A corrupted copy (CRC samples only) goes first: never delivered.
+                pty.write(&corrupt(sample));
+            }
+            // Half a telegram, cut at a line, then the real thing.
+            let cut = sample.iter().rposition(|&b| b == b'\n').unwrap() / 2;
+            let cut = sample[..cut].iter().rposition(|&b| b == b'\n').unwrap() + 1;
+            pty.write(&sample[..cut]);
+            pty.write(sample);
+            expected.extend_from_slice(sample);
+        }
+    }
+    pty.write(b"\r\n\x00");
+
+    for (i, client) in clients.iter_mut().enumerate() {
+        let got = read_exact(client, expected.len());
+        assert!(got == expected, "client {i} got different bytes");
+    }
+    assert_silent(&mut clients[0], Duration::from_millis(300));
+    p1mux.signal(libc::SIGUSR1);
+    let stats = p1mux.wait_for("stats:");
+    assert!(stats.contains("telegrams 21 valid"), "{stats}");
+    assert!(
+        stats.contains("crc ") && stats.contains("truncated 21"),
+        "{stats}"
+    );
+}
+
+#[test]
+fn each_telegram_starts_a_fresh_client_read() {
+    // What Domoticz needs: '/' first in a read, nothing after the '!' line.
+    let (p1mux, mut pty, port) = start(&[]);
+    let mut client = p1mux.connect(port);
+    for sample in SAMPLES {
+        // The meter sends in two bursts with a pause, as some do.
+        let half = sample.len() / 2;
+        pty.write(&sample[..half]);
+        thread::sleep(Duration::from_millis(30));
+        pty.write(&sample[half..]);
+        let mut buf = [0u8; 4096];
+        let n = client.read(&mut buf).unwrap();
+        assert_eq!(&buf[..n], sample, "one read, one whole telegram");
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_client_that_never_reads_hurts_nobody() {
+    let (p1mux, mut pty, port) = start(&[]);
+    let _stuck = p1mux.connect(port);
+    let readers: Vec<TcpStream> = (0..3).map(|_| p1mux.connect(port)).collect();
+
+    let rounds = 12; // 12 x 440 KB = 5.3 MB
+    let mut stream = Vec::new();
+    for _ in 0..rounds {
+        stream.extend_from_slice(CAPTURE);
+    }
+    // The capture starts mid-telegram; its first telegram begins at the first '/'.
+    let first = CAPTURE.iter().position(|&b| b == b'/').unwrap();
+    let per_round = &CAPTURE[first..];
+    let expected_len = per_round.len() * rounds;
+
+    let handles: Vec<_> = readers
+        .into_iter()
+        .map(|mut r| {
+            thread::spawn(move || {
+                let mut got = Vec::with_capacity(expected_len);
+                let mut buf = vec![0u8; 1 << 16];
+                while got.len() < expected_len {
+                    match r.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => got.extend_from_slice(&buf[..n]),
+                    }
+                }
+                got
+            })
+        })
+        .collect();
+
+    let mut peak_rss = 0;
+    for chunk in stream.chunks(64 * 1024) {
+        pty.write(chunk);
+        peak_rss = peak_rss.max(p1mux.vm_rss_kib());
+    }
+    for h in handles {
+        let got = h.join().unwrap();
+        assert_eq!(got.len(), expected_len, "a reader lost data");
+        for (i, round) in got.chunks(per_round.len()).enumerate() {
+            assert!(round == per_round, "round {i} differs");
+        }
+    }
+    peak_rss = peak_rss.max(p1mux.vm_rss_kib());
+    assert!(peak_rss < 64 * 1024, "VmRSS peaked at {peak_rss} KiB");
+    p1mux.signal(libc::SIGUSR1);
+    let stats = p1mux.wait_for("stats:");
+    eprintln!("peak VmRSS {peak_rss} KiB; {stats}");
+    assert!(
+        !stats.contains("telegrams dropped from full client queues 0"),
+        "the stuck client should have lost telegrams: {stats}"
+    );
+}
+
+#[test]
+fn unplug_and_replug_through_a_symlink_keeps_clients() {
+    let dir = TempDir::new("replug");
+    let link = dir.0.join("p1");
+    let link_str = link.to_str().unwrap().to_string();
+    // The device is missing at start: p1mux waits for it.
+    let p1mux = P1mux::serve(&["--device", &link_str]);
+    let port = p1mux.port();
+    p1mux.wait_for("waiting for");
+    let mut client = p1mux.connect(port);
+
+    for (round, sample) in SAMPLES.iter().enumerate().skip(3).take(3) {
+        let mut pty = Pty::open();
+        point_symlink(&link, &pty.slave_path);
+        p1mux.wait_for(&format!("opened {link_str}"));
+        pty.write(sample);
+        assert_eq!(
+            read_exact(&mut client, sample.len()),
+            *sample,
+            "round {round}"
+        );
+        // Unplug: the cable's tty vanishes mid-telegram.
+        pty.write(&sample[..100]);
+        std::fs::remove_file(&link).unwrap();
+        drop(pty);
+        p1mux.wait_for(&format!("lost {link_str}"));
+    }
+    // The half telegram from before the unplug never reaches the client.
+    let mut pty = Pty::open();
+    point_symlink(&link, &pty.slave_path);
+    p1mux.wait_for(&format!("opened {link_str}"));
+    pty.write(SAMPLES[6]);
+    assert_eq!(read_exact(&mut client, SAMPLES[6].len()), SAMPLES[6]);
+}
+
+#[test]
+fn sighup_reopens_the_port() {
+    let (p1mux, mut pty, port) = start(&[]);
+    let mut client = p1mux.connect(port);
+    p1mux.signal(libc::SIGHUP);
+    p1mux.wait_for("SIGHUP: reopening");
+    p1mux.wait_for("opened ");
+    pty.write(SAMPLES[5]);
+    assert_eq!(read_exact(&mut client, SAMPLES[5].len()), SAMPLES[5]);
+}
+
+#[test]
+fn sigterm_exits_zero_and_closes_clients() {
+    let (mut p1mux, _pty, port) = start(&[]);
+    let mut client = p1mux.connect(port);
+    p1mux.signal(libc::SIGTERM);
+    let status = p1mux
+        .wait_exit(Duration::from_secs(1))
+        .expect("exit within a second");
+    assert!(status.success(), "{status:?}");
+    assert_closed(&mut client);
+}
+
+#[test]
+fn max_clients_closes_extra_connections() {
+    let (p1mux, mut pty, port) = start(&["--max-clients", "2"]);
+    let mut a = p1mux.connect(port);
+    let mut b = p1mux.connect(port);
+    let mut c = connect(port);
+    p1mux.wait_for("refused 127.0.0.1:");
+    assert_closed(&mut c);
+    pty.write(SAMPLES[4]);
+    assert_eq!(read_exact(&mut a, SAMPLES[4].len()), SAMPLES[4]);
+    assert_eq!(read_exact(&mut b, SAMPLES[4].len()), SAMPLES[4]);
+    // A slot freed is a slot available.
+    drop(a);
+    p1mux.wait_for("disconnected");
+    let mut d = p1mux.connect(port);
+    assert_eq!(read_exact(&mut d, SAMPLES[4].len()), SAMPLES[4], "replayed");
+    pty.write(SAMPLES[5]);
+    assert_eq!(read_exact(&mut d, SAMPLES[5].len()), SAMPLES[5]);
+}
+
+#[test]
+fn new_client_gets_the_last_telegram_unless_no_replay() {
+    for replay in [true, false] {
+        let args: &[&str] = if replay { &[] } else { &["--no-replay"] };
+        let (p1mux, mut pty, port) = start(args);
+        let mut first = p1mux.connect(port);
+        pty.write(SAMPLES[3]);
+        assert_eq!(read_exact(&mut first, SAMPLES[3].len()), SAMPLES[3]);
+        // Mid-telegram at connect time: the newcomer must not get this tail.
+        pty.write(&SAMPLES[5][..300]);
+        let mut late = p1mux.connect(port);
+        if replay {
+            assert_eq!(read_exact(&mut late, SAMPLES[3].len()), SAMPLES[3]);
+        } else {
+            assert_silent(&mut late, Duration::from_millis(300));
+        }
+        pty.write(&SAMPLES[5][300..]);
+        assert_eq!(read_exact(&mut late, SAMPLES[5].len()), SAMPLES[5]);
+    }
+}
+
+#[test]
+fn forward_all_includes_bad_crc_and_raw_passes_bytes_through() {
+    let bad = corrupt(SAMPLES[6]);
+    let (p1mux, mut pty, port) = start(&["--forward", "all"]);
+    let mut client = p1mux.connect(port);
+    pty.write(b"noise\r\n");
+    pty.write(&bad);
+    pty.write(SAMPLES[6]);
+    assert_eq!(read_exact(&mut client, bad.len()), bad);
+    assert_eq!(read_exact(&mut client, SAMPLES[6].len()), SAMPLES[6]);
+    drop(p1mux);
+
+    let (p1mux, mut pty, port) = start(&["--forward", "raw"]);
+    let mut client = p1mux.connect(port);
+    let mut raw = b"\x00\xffnoise\r\n".to_vec();
+    raw.extend_from_slice(&bad);
+    pty.write(&raw);
+    assert_eq!(read_exact(&mut client, raw.len()), raw);
+}
+
+#[test]
+fn seven_e1_sets_the_port_and_strips_parity_either_way() {
+    let (p1mux, mut pty, port) = start(&["--baud", "9600"]);
+    // Linux's pty driver forces CS8 and clears PARENB whatever is asked, so
+    // the 7E1 request shows in what it keeps: input parity checking, with
+    // errors delivered as NUL (neither ignored nor marked), and the speed.
+    let t = pty.termios();
+    assert_ne!(t.c_iflag & libc::INPCK, 0, "parity checked");
+    assert_eq!(
+        t.c_iflag & (libc::IGNPAR | libc::PARMRK | libc::ISTRIP),
+        0,
+        "errors arrive as NUL"
+    );
+    assert_eq!(pty.baud(), 9600);
+    let mut client = p1mux.connect(port);
+    let sample = SAMPLES[0]; // DSMR 2.2
+    // A driver that ignores 7E1: parity in bit 7. Then one that honours it,
+    // with a parity error (NUL) in the middle of a telegram.
+    pty.write(&with_parity_bit(sample));
+    let mut damaged = sample.to_vec();
+    damaged[200] = 0;
+    pty.write(&damaged);
+    pty.write(sample);
+    assert_eq!(
+        read_exact(&mut client, sample.len() * 2),
+        [sample, sample].concat()
+    );
+    assert_silent(&mut client, Duration::from_millis(300));
+}
+
+#[test]
+fn demo_delivers_within_two_seconds() {
+    let started = Instant::now();
+    let p1mux = P1mux::serve(&["--demo"]);
+    let port = p1mux.port();
+    let mut client = connect(port);
+    client
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    let n = client.read(&mut buf).expect("a telegram within 2 s");
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert!(SAMPLES.contains(&&buf[..n]), "a whole sample telegram");
+}
+
+#[test]
+fn permission_denied_exits_with_the_dialout_hint() {
+    let pty = Pty::open();
+    let is_root = unsafe { libc::geteuid() } == 0;
+    if !is_root {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&pty.slave_path, std::fs::Permissions::from_mode(0o000)).unwrap();
+    }
+    let device = pty.slave_path.to_str().unwrap();
+    let mut p1mux = P1mux::spawn(
+        &["serve", "--listen", "127.0.0.1:0", "--device", device],
+        |cmd| {
+            if is_root {
+                // Root opens anything; run as nobody, who may not open the pty.
+                use std::os::unix::process::CommandExt;
+                cmd.uid(65534).gid(65534);
+            }
+        },
+    );
+    let line = p1mux.wait_for("permission denied");
+    assert!(line.contains("dialout"), "{line}");
+    let status = p1mux.wait_exit(PATIENCE).expect("exits");
+    assert_eq!(status.code(), Some(1));
+}
+
+#[test]
+fn not_a_serial_device_is_a_startup_error() {
+    let mut p1mux = P1mux::spawn(
+        &["serve", "--listen", "127.0.0.1:0", "--device", "/dev/null"],
+        |_| {},
+    );
+    p1mux.wait_for("not a serial device");
+    assert_eq!(p1mux.wait_exit(PATIENCE).and_then(|s| s.code()), Some(1));
+}
+
+#[test]
+fn command_line_mistakes_exit_2_and_help_explains() {
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_p1mux"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    for bad in [
+        &["serve", "--baud", "0"][..],
+        &["serve", "--listen", "nowhere"],
+        &["serve", "--framing", "8e2"],
+        &["serve", "--bogus"],
+        &[],
+    ] {
+        let out = run(bad);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+        assert!(!out.stderr.is_empty(), "{bad:?} says why");
+    }
+    let out = run(&["--version"]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("p1mux 0."));
+    let out = run(&["serve", "--help"]);
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for option in [
+        "--device",
+        "--listen",
+        "--baud",
+        "--framing",
+        "--forward",
+        "--max-clients",
+        "--client-buffer",
+        "--no-replay",
+        "--demo",
+    ] {
+        assert!(help.contains(option), "help lacks {option}");
+    }
+}
