@@ -372,3 +372,143 @@ fn command_line_mistakes_exit_2_and_help_explains() {
         assert!(help.contains(option), "help lacks {option}");
     }
 }
+
+/// CPU seconds (user + system) p1mux has used, from /proc.
+fn cpu_seconds(pid: i32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    ticks as f64 / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64
+}
+
+#[test]
+fn out_of_file_descriptors_neither_spins_nor_stops_serving() {
+    let mut pty = Pty::open();
+    let device = pty.slave_path.to_str().unwrap().to_string();
+    let p1mux = P1mux::spawn(
+        &["serve", "--listen", "127.0.0.1:0", "--device", &device],
+        |cmd| {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: setrlimit is async-signal-safe; it runs in the child before exec.
+            unsafe {
+                cmd.pre_exec(|| {
+                    let lim = libc::rlimit {
+                        rlim_cur: 32,
+                        rlim_max: 32,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        },
+    );
+    let port = p1mux.port();
+    p1mux.wait_for(&format!("opened {device}"));
+    let mut first = p1mux.connect(port);
+
+    let crowd: Vec<TcpStream> = (0..100).map(|_| connect(port)).collect();
+    p1mux.wait_for("out of file descriptors");
+    let cpu_before = cpu_seconds(p1mux.pid());
+    let wall = Instant::now();
+    for sample in SAMPLES.iter().skip(2) {
+        pty.write(sample);
+        assert_eq!(
+            read_exact(&mut first, sample.len()),
+            *sample,
+            "the first client is still served"
+        );
+        thread::sleep(Duration::from_millis(400));
+    }
+    let busy = (cpu_seconds(p1mux.pid()) - cpu_before) / wall.elapsed().as_secs_f64();
+    // A spinning loop burns a whole core (1.0); an idle one next to nothing.
+    assert!(
+        busy < 0.5,
+        "p1mux used {:.0}% CPU while out of fds",
+        busy * 100.0
+    );
+
+    drop(crowd);
+    // Once fds are free again, new clients get in.
+    let mut late = p1mux.connect(port);
+    pty.write(SAMPLES[2]);
+    let got = read_exact(&mut late, SAMPLES[6].len() + SAMPLES[2].len());
+    assert!(
+        got == [SAMPLES[6], SAMPLES[2]].concat(),
+        "the replayed telegram, then the new one"
+    );
+    p1mux.signal(libc::SIGUSR1);
+    eprintln!(
+        "{:.1}% CPU while out of fds; {}",
+        busy * 100.0,
+        p1mux.wait_for("stats:")
+    );
+}
+
+#[test]
+fn client_input_is_discarded_and_a_flood_hurts_nobody() {
+    let (p1mux, mut pty, port) = start(&[]);
+    let mut reader = p1mux.connect(port);
+    let mut flooder = p1mux.connect(port);
+    let flood = thread::spawn(move || {
+        let junk = vec![b'/'; 64 * 1024];
+        let mut sent = 0usize;
+        while sent < 32 << 20 {
+            match std::io::Write::write(&mut flooder, &junk) {
+                Ok(n) => sent += n,
+                Err(_) => break,
+            }
+        }
+        sent
+    });
+    let mut expected = Vec::new();
+    for _ in 0..20 {
+        for sample in SAMPLES {
+            pty.write(sample);
+            expected.extend_from_slice(sample);
+        }
+    }
+    assert_eq!(read_exact(&mut reader, expected.len()), expected);
+    let sent = flood.join().unwrap();
+    assert_eq!(sent, 32 << 20, "p1mux kept reading the flood");
+    // Nothing a client sends reaches the meter.
+    let mut from_p1mux = [0u8; 16];
+    set_nonblocking(&pty);
+    assert!(
+        matches!(std::io::Read::read(&mut pty.master, &mut from_p1mux), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+    );
+}
+
+fn set_nonblocking(pty: &Pty) {
+    use std::os::fd::AsRawFd;
+    let fd = pty.master.as_raw_fd();
+    // SAFETY: fcntl with integer arguments on an fd the test owns.
+    unsafe {
+        libc::fcntl(
+            fd,
+            libc::F_SETFL,
+            libc::fcntl(fd, libc::F_GETFL) | libc::O_NONBLOCK,
+        )
+    };
+}
+
+#[test]
+fn dual_stack_listener_takes_ipv4_and_ipv6() {
+    let p1mux = P1mux::spawn(&["serve", "--demo", "--listen", "[::]:0"], |_| {});
+    let line = p1mux.wait_for("listening on ");
+    assert!(line.contains("listening on [::]:"), "{line}");
+    let port: u16 = line.rsplit(':').next().unwrap().parse().unwrap();
+    for addr in ["127.0.0.1", "::1"] {
+        let mut client = TcpStream::connect((addr, port)).expect(addr);
+        client.set_read_timeout(Some(PATIENCE)).unwrap();
+        let mut buf = [0u8; 4096];
+        let n = client.read(&mut buf).unwrap();
+        assert!(n > 0 && buf[0] == b'/', "{addr}");
+    }
+}
