@@ -10,6 +10,7 @@ use std::str::FromStr;
 
 use argh::FromArgs;
 
+use crate::detect::{CANDIDATES, Setting};
 use crate::framer::MAX_FRAME;
 
 /// The port most P1 gateways and Home Assistant's ser2net example use.
@@ -35,6 +36,39 @@ pub struct Cli {
 #[argh(subcommand)]
 pub enum Command {
     Serve(ServeArgs),
+    Probe(ProbeArgs),
+}
+
+#[derive(FromArgs, Debug)]
+/// Find out what a P1 cable delivers, and how to read it.
+///
+/// Tries each serial setting in turn, prints what each one gave, and ends
+/// with a verdict in plain words and the `p1mux serve` command to run.
+/// Exit status: 0 when a working setting was found, 1 when not, 2 on usage errors.
+#[argh(
+    subcommand,
+    name = "probe",
+    help_triggers("-h", "--help"),
+    example = "p1mux probe --device /dev/ttyUSB0"
+)]
+pub struct ProbeArgs {
+    /// serial device of the P1 cable (default /dev/ttyUSB0)
+    #[argh(option, default = "PathBuf::from(\"/dev/ttyUSB0\")")]
+    pub device: PathBuf,
+
+    /// longest time to listen with each setting, in seconds (default 12: a
+    /// DSMR 2.2-4 meter sends every 10 s)
+    #[argh(option, default = "12", from_str_fn(parse_seconds))]
+    pub seconds: u64,
+}
+
+fn parse_seconds(s: &str) -> Result<u64, String> {
+    match s.parse::<u64>() {
+        Ok(n) if (1..=3600).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "bad --seconds '{s}': use a whole number from 1 to 3600"
+        )),
+    }
 }
 
 #[derive(FromArgs, Debug)]
@@ -44,8 +78,9 @@ pub enum Command {
 #[argh(
     subcommand,
     name = "serve",
+    help_triggers("-h", "--help"),
     example = "p1mux serve --device /dev/ttyUSB0",
-    example = "p1mux serve --device /dev/ttyUSB0 --baud 9600          (DSMR 2.2/3.0: 7E1)",
+    example = "p1mux serve --device /dev/ttyUSB0 --baud 9600 --framing 7e1",
     example = "p1mux serve --listen 127.0.0.1:2001 --listen [::1]:2001",
     example = "p1mux serve --demo",
     note = "Logs go to stderr; RUST_LOG (e.g. RUST_LOG=debug) overrides -v.\n\
@@ -64,12 +99,14 @@ pub struct ServeArgs {
     #[argh(option, arg_name = "addr", from_str_fn(parse_listen))]
     pub listen: Vec<SocketAddr>,
 
-    /// serial speed: 115200 for DSMR 4/5 (default), 9600 for DSMR 2.2/3.0
-    #[argh(option, default = "115200", from_str_fn(parse_baud))]
-    pub baud: u32,
+    /// serial speed: auto (default: found from the bytes), 115200 for
+    /// DSMR 4/5, or 9600 for DSMR 2.2/3.0
+    #[argh(option, default = "None", from_str_fn(parse_baud))]
+    pub baud: Option<u32>,
 
-    /// serial framing, 8n1 or 7e1; default 7e1 at 9600 baud, 8n1 otherwise
-    #[argh(option)]
+    /// serial framing: auto (default), 8n1 or 7e1; with a fixed --baud,
+    /// auto means 7e1 at 9600 and 8n1 otherwise
+    #[argh(option, default = "None", from_str_fn(parse_framing))]
     pub framing: Option<Framing>,
 
     /// what to send: valid (telegrams that pass every check, default), all
@@ -113,14 +150,12 @@ pub enum Framing {
     SevenE1,
 }
 
-impl FromStr for Framing {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s.to_ascii_lowercase().as_str() {
-            "8n1" => Ok(Framing::EightN1),
-            "7e1" => Ok(Framing::SevenE1),
-            _ => Err(format!("unknown framing '{s}': use 8n1 or 7e1")),
-        }
+fn parse_framing(s: &str) -> Result<Option<Framing>, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "auto" => Ok(None),
+        "8n1" => Ok(Some(Framing::EightN1)),
+        "7e1" => Ok(Some(Framing::SevenE1)),
+        _ => Err(format!("unknown framing '{s}': use auto, 8n1 or 7e1")),
     }
 }
 
@@ -161,8 +196,8 @@ impl FromStr for Forward {
 pub enum Source {
     Serial {
         device: PathBuf,
-        baud: u32,
-        framing: Framing,
+        /// One setting, or several to auto-detect from, in order.
+        settings: Vec<Setting>,
     },
     Demo,
 }
@@ -192,18 +227,12 @@ impl Config {
                 args.client_buffer
             ));
         }
-        let framing = args.framing.unwrap_or(if args.baud == 9600 {
-            Framing::SevenE1
-        } else {
-            Framing::EightN1
-        });
         let source = if args.demo {
             Source::Demo
         } else {
             Source::Serial {
                 device: args.device,
-                baud: args.baud,
-                framing,
+                settings: settings_for(args.baud, args.framing),
             }
         };
         let listen = if args.listen.is_empty() {
@@ -222,6 +251,20 @@ impl Config {
     }
 }
 
+/// The settings to use or detect from, given what the user fixed.
+pub fn settings_for(baud: Option<u32>, framing: Option<Framing>) -> Vec<Setting> {
+    match (baud, framing) {
+        (Some(baud), Some(framing)) => vec![Setting::new(baud, framing)],
+        (Some(9600), None) => vec![Setting::new(9600, Framing::SevenE1)],
+        (Some(baud), None) => vec![Setting::new(baud, Framing::EightN1)],
+        (None, Some(framing)) => CANDIDATES
+            .into_iter()
+            .filter(|c| c.framing == framing)
+            .collect(),
+        (None, None) => CANDIDATES.to_vec(),
+    }
+}
+
 fn parse_listen(s: &str) -> Result<SocketAddr, String> {
     if let Ok(port) = s.parse::<u16>() {
         return Ok(SocketAddr::from((Ipv6Addr::UNSPECIFIED, port)));
@@ -231,12 +274,15 @@ fn parse_listen(s: &str) -> Result<SocketAddr, String> {
     })
 }
 
-fn parse_baud(s: &str) -> Result<u32, String> {
+fn parse_baud(s: &str) -> Result<Option<u32>, String> {
+    if s.eq_ignore_ascii_case("auto") {
+        return Ok(None);
+    }
     match s.parse::<u32>() {
         Ok(0) | Err(_) => Err(format!(
-            "bad baud rate '{s}': use 115200 (DSMR 4/5) or 9600 (DSMR 2.2/3.0)"
+            "bad baud rate '{s}': use auto, 115200 (DSMR 4/5) or 9600 (DSMR 2.2/3.0)"
         )),
-        Ok(baud) => Ok(baud),
+        Ok(baud) => Ok(Some(baud)),
     }
 }
 
@@ -260,6 +306,10 @@ pub enum Parsed {
         config: Config,
         verbose: u8,
     },
+    Probe {
+        device: PathBuf,
+        seconds: u64,
+    },
     /// Print this to stdout and exit 0 (help, version).
     Print(String),
     /// Print this to stderr and exit 2.
@@ -280,6 +330,10 @@ pub fn parse(program: &str, args: &[&str]) -> Parsed {
         None => Parsed::Usage(format!(
             "{program}: no command given. Run `{program} serve --help`, or `{program} serve --demo` to try it."
         )),
+        Some(Command::Probe(args)) => Parsed::Probe {
+            device: args.device,
+            seconds: args.seconds,
+        },
         Some(Command::Serve(args)) => {
             let verbose = args.verbose;
             match Config::from_args(args) {
@@ -300,6 +354,7 @@ mod tests {
         match parse("p1mux", &all) {
             Parsed::Serve { config, .. } => Ok(config),
             Parsed::Print(s) | Parsed::Usage(s) => Err(s),
+            Parsed::Probe { .. } => Err("probe".into()),
         }
     }
 
@@ -310,8 +365,7 @@ mod tests {
             c.source,
             Source::Serial {
                 device: "/dev/ttyUSB0".into(),
-                baud: 115200,
-                framing: Framing::EightN1
+                settings: CANDIDATES.to_vec(),
             }
         );
         assert_eq!(c.listen, vec!["[::]:2001".parse().unwrap()]);
@@ -324,22 +378,28 @@ mod tests {
 
     #[test]
     fn framing_follows_baud() {
-        let c = serve(&["--baud", "9600"]).unwrap();
-        assert!(matches!(
-            c.source,
-            Source::Serial {
-                framing: Framing::SevenE1,
-                ..
-            }
-        ));
-        let c = serve(&["--baud", "9600", "--framing", "8n1"]).unwrap();
-        assert!(matches!(
-            c.source,
-            Source::Serial {
-                framing: Framing::EightN1,
-                ..
-            }
-        ));
+        let settings = |args: &[&str]| match serve(args).unwrap().source {
+            Source::Serial { settings, .. } => settings,
+            Source::Demo => unreachable!(),
+        };
+        let seven_e1 = Setting::new(9600, Framing::SevenE1);
+        assert_eq!(settings(&["--baud", "9600"]), vec![seven_e1]);
+        assert_eq!(
+            settings(&["--baud", "115200"]),
+            vec![Setting::new(115200, Framing::EightN1)]
+        );
+        assert_eq!(
+            settings(&["--baud", "9600", "--framing", "8n1"]),
+            vec![Setting::new(9600, Framing::EightN1)]
+        );
+        assert_eq!(
+            settings(&["--baud", "auto", "--framing", "auto"]),
+            CANDIDATES.to_vec()
+        );
+        assert_eq!(
+            settings(&["--framing", "7e1"]),
+            vec![CANDIDATES[1], CANDIDATES[3]]
+        );
     }
 
     #[test]
@@ -392,6 +452,14 @@ mod tests {
         assert!(matches!(
             parse("p1mux", &["serve", "--help"]),
             Parsed::Print(_)
+        ));
+        assert!(matches!(
+            parse("p1mux", &["probe", "--seconds", "3"]),
+            Parsed::Probe { seconds: 3, .. }
+        ));
+        assert!(matches!(
+            parse("p1mux", &["probe", "--seconds", "0"]),
+            Parsed::Usage(_)
         ));
     }
 }

@@ -13,8 +13,9 @@ use mio::{Events, Interest, Poll, Token};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 use signal_hook_mio::v1_0::Signals;
 
-use crate::config::{Config, Forward, Framing, Source};
+use crate::config::{Config, Forward, Source};
 use crate::demo::DemoMeter;
+use crate::detect::{Detector, Found, Setting, Step, header};
 use crate::framer::{Event, Framer, Parity};
 use crate::hub::Hub;
 use crate::listen;
@@ -45,7 +46,11 @@ impl fmt::Display for StartError {
 impl std::error::Error for StartError {}
 
 enum Meter {
-    Serial(SerialInput),
+    Serial {
+        input: SerialInput,
+        /// Which setting to read with; with several candidates, detects.
+        detector: Detector,
+    },
     Demo(DemoMeter),
 }
 
@@ -62,7 +67,7 @@ struct Gateway {
     silence: Silence,
     /// The meter had more bytes than one turn's budget.
     meter_pending: bool,
-    /// A valid telegram arrived since the port (re)opened: its header was logged.
+    /// The demo meter's first telegram was logged.
     announced: bool,
     next_tick: Instant,
 }
@@ -96,22 +101,23 @@ pub fn run(config: Config) -> Result<(), StartError> {
             info!("demo mode: a built-in meter sends a sample telegram every second");
             (Meter::Demo(DemoMeter::new(now)), Parity::None)
         }
-        Source::Serial {
-            device,
-            baud,
-            framing,
-        } => {
-            let mut serial = SerialInput::new(device.clone(), *baud, *framing, METER, now);
-            match serial.try_open(poll.registry(), now) {
+        Source::Serial { device, settings } => {
+            let detector = Detector::new(settings.clone(), now);
+            let setting = detector.current();
+            if detector.is_auto() {
+                let list: Vec<String> = settings.iter().map(Setting::to_string).collect();
+                info!(
+                    "detecting the serial settings, trying in turn: {}",
+                    list.join(", ")
+                );
+            }
+            let mut input = SerialInput::new(device.clone(), setting, METER, now);
+            match input.try_open(poll.registry(), now) {
                 Err(e) if e.fatal_at_startup() => return Err(StartError(e.describe(device))),
                 Err(OpenError::Missing) => info!("waiting for {} to appear", device.display()),
                 _ => {}
             }
-            let parity = match framing {
-                Framing::EightN1 => Parity::None,
-                Framing::SevenE1 => Parity::Even,
-            };
-            (Meter::Serial(serial), parity)
+            (Meter::Serial { input, detector }, setting.parity)
         }
     };
 
@@ -135,7 +141,7 @@ pub fn run(config: Config) -> Result<(), StartError> {
         announced: false,
         next_tick: now + TICK,
     };
-    if matches!(&gateway.meter, Meter::Serial(s) if s.is_open()) {
+    if matches!(&gateway.meter, Meter::Serial { input, .. } if input.is_open()) {
         gateway.silence.restart(now, &gateway.stats);
     }
     gateway.run()
@@ -195,7 +201,7 @@ impl Gateway {
     fn next_deadline(&self) -> Instant {
         let meter = match &self.meter {
             Meter::Demo(demo) => Some(demo.due_at()),
-            Meter::Serial(serial) => serial.retry_at(),
+            Meter::Serial { input, .. } => input.retry_at(),
         };
         meter.map_or(self.next_tick, |at| at.min(self.next_tick))
     }
@@ -219,9 +225,9 @@ impl Gateway {
                     return true;
                 }
                 SIGHUP => match &mut self.meter {
-                    Meter::Serial(serial) => {
-                        info!("SIGHUP: reopening {}", serial.path.display());
-                        serial.close(self.poll.registry(), now, Duration::ZERO);
+                    Meter::Serial { input, .. } => {
+                        info!("SIGHUP: reopening {}", input.path.display());
+                        input.close(self.poll.registry(), now, Duration::ZERO);
                         self.port_closed();
                     }
                     Meter::Demo(_) => info!("SIGHUP: nothing to reopen in demo mode"),
@@ -245,12 +251,13 @@ impl Gateway {
         let mut buf = [0u8; 16 * 1024];
         let mut taken = 0;
         loop {
-            let Meter::Serial(serial) = &mut self.meter else {
+            let Meter::Serial { input, .. } = &mut self.meter else {
                 return;
             };
-            match serial.read(&mut buf) {
+            match input.read(&mut buf) {
                 Read::Data(n) => {
                     self.feed(&buf[..n], now);
+                    self.detect(now);
                     taken += n;
                     if taken >= METER_READ_BUDGET {
                         self.meter_pending = true;
@@ -259,7 +266,7 @@ impl Gateway {
                 }
                 Read::Empty => return,
                 Read::Lost(err) => {
-                    serial.lost(self.poll.registry(), &err, now);
+                    input.lost(self.poll.registry(), &err, now);
                     self.port_closed();
                     return;
                 }
@@ -271,7 +278,6 @@ impl Gateway {
         // The tail of a cut-off telegram will never come.
         self.framer.reset();
         self.silence.stop();
-        self.announced = false;
         self.meter_pending = false;
     }
 
@@ -281,58 +287,88 @@ impl Gateway {
         let hub = &mut self.hub;
         let stats = &mut self.stats;
         let silence = &mut self.silence;
-        let announced = &mut self.announced;
         let forward = self.forward;
+        let mut detector = match &mut self.meter {
+            Meter::Serial { detector, .. } => Some(detector),
+            Meter::Demo(_) => None,
+        };
+        if let Some(detector) = detector.as_mut() {
+            detector.bytes(bytes);
+        }
         stats.bytes_in += bytes.len() as u64;
         if forward == Forward::Raw {
             hub.broadcast(registry, &Rc::from(bytes), now);
         }
-        // In raw mode the framer still runs: its counts drive the stats and
-        // the silence warning.
-        self.framer.push(bytes, |event| match event {
-            Event::Telegram(telegram) => {
-                stats.telegrams += 1;
-                silence.restart(now, stats);
-                if !*announced {
-                    *announced = true;
-                    info!(
-                        "receiving telegrams from {} ({})",
-                        header(telegram.bytes),
-                        match (telegram.crc, telegram.parity_in_bit7) {
-                            (true, _) => "DSMR 4/5, CRC checked",
-                            (false, false) => "DSMR 2.2/3.0, no CRC",
-                            (false, true) =>
-                                "DSMR 2.2/3.0, no CRC, parity in bit 7 checked and stripped",
-                        }
-                    );
-                }
-                if forward != Forward::Raw {
-                    let shared: Rc<[u8]> = Rc::from(telegram.bytes);
-                    hub.broadcast(registry, &shared, now);
-                    hub.set_last(shared, now);
-                }
+        // In raw mode the framer still runs: its counts drive the stats,
+        // detection and the silence warning.
+        self.framer.push(bytes, |event| {
+            if let Some(detector) = detector.as_mut() {
+                detector.event(&event);
             }
-            Event::Rejected { reason, frame } => {
-                stats.reject(reason);
-                debug!("rejected a telegram: {}", reason.name());
-                if let (Forward::All, Some(frame)) = (forward, frame) {
-                    hub.broadcast(registry, &Rc::from(frame), now);
+            match event {
+                Event::Telegram(telegram) => {
+                    stats.telegrams += 1;
+                    silence.restart(now, stats);
+                    if forward != Forward::Raw {
+                        let shared: Rc<[u8]> = Rc::from(telegram.bytes);
+                        hub.broadcast(registry, &shared, now);
+                        hub.set_last(shared, now);
+                    }
+                }
+                Event::Rejected { reason, frame } => {
+                    stats.reject(reason);
+                    debug!("rejected a telegram: {}", reason.name());
+                    if let (Forward::All, Some(frame)) = (forward, frame) {
+                        hub.broadcast(registry, &Rc::from(frame), now);
+                    }
                 }
             }
         });
+    }
+
+    /// After new input or time: log a confirmed setting, or move on to the
+    /// next candidate when the current one is clearly wrong.
+    fn detect(&mut self, now: Instant) {
+        let Meter::Serial { input, detector } = &mut self.meter else {
+            return;
+        };
+        if let Some(found) = detector.confirm() {
+            let verb = if detector.is_auto() {
+                "detected"
+            } else {
+                "receiving"
+            };
+            info!("{verb}: {}", describe_lock(&found, input.setting()));
+        }
+        if let Step::Try { next, why } = detector.step(now) {
+            info!("not {why}; trying {next}");
+            if let Err(e) = input.apply(next) {
+                warn!("switching {} to {next}: {e}", input.path.display());
+            }
+            self.framer = Framer::new(next.parity);
+        }
     }
 
     fn on_timers(&mut self, now: Instant) {
         match &mut self.meter {
             Meter::Demo(demo) => {
                 if let Some(telegram) = demo.poll(now) {
+                    if !self.announced {
+                        self.announced = true;
+                        info!(
+                            "demo meter: sending {} and six other sample telegrams in turn",
+                            header(telegram)
+                        );
+                    }
                     self.feed(telegram, now);
                 }
             }
-            Meter::Serial(serial) => {
-                if serial.retry_at().is_some_and(|at| now >= at)
-                    && serial.try_open(self.poll.registry(), now).is_ok()
+            Meter::Serial { input, detector } => {
+                if input.retry_at().is_some_and(|at| now >= at)
+                    && input.try_open(self.poll.registry(), now).is_ok()
                 {
+                    detector.restart_window(now);
+                    self.framer = Framer::new(input.setting().parity);
                     self.silence.restart(now, &self.stats);
                     // Bytes may already be waiting; edge-triggered polling
                     // would not report them again.
@@ -351,19 +387,45 @@ impl Gateway {
                 self.hub.accept(registry, listener, now);
             }
         }
-        if let Meter::Serial(serial) = &self.meter
-            && let Some(warning) = self.silence.check(now, &self.stats, &serial.settings())
-        {
-            warn!("{warning}");
+        if let Meter::Serial { input, detector } = &mut self.meter {
+            let settings = if detector.locked() {
+                input.setting().to_string()
+            } else {
+                format!("{} (still detecting)", input.setting())
+            };
+            if let Some(warning) = self.silence.check(now, &self.stats, &settings) {
+                warn!("{warning}");
+                if detector.unlock(now) {
+                    info!(
+                        "detecting the serial settings again, starting from {}",
+                        input.setting()
+                    );
+                }
+            }
+            self.detect(now);
         }
     }
 }
 
-/// The telegram's first line, e.g. `/ISK5\2M550T-1012`, for logs.
-fn header(telegram: &[u8]) -> String {
-    let end = telegram
-        .iter()
-        .position(|&b| b == b'\r' || b == b'\n')
-        .unwrap_or(telegram.len());
-    String::from_utf8_lossy(&telegram[..end]).into_owned()
+/// Why the parity arrives in bit 7, for logs and `probe`.
+pub fn parity_note(setting: Setting) -> &'static str {
+    match setting.framing {
+        crate::config::Framing::SevenE1 => {
+            "the serial driver ignores the 7E1 setting (parity arrives in bit 7, as with ch341 \
+             before Linux 4.10): p1mux checks that parity and strips it"
+        }
+        crate::config::Framing::EightN1 => {
+            "a 7E1 meter read as 8N1 (parity arrives in bit 7): p1mux checks that parity and strips it"
+        }
+    }
+}
+
+/// The lock line: "DSMR 5.0 meter /ISK5\2M550T-1012 at 115200 8N1".
+fn describe_lock(found: &Found, setting: Setting) -> String {
+    let mut line = format!("{} meter {} at {setting}", found.generation, found.header);
+    if found.parity_in_bit7 {
+        line.push_str("; ");
+        line.push_str(parity_note(setting));
+    }
+    line
 }

@@ -5,11 +5,13 @@
 
 pub mod config;
 pub mod demo;
+pub mod detect;
 pub mod framer;
 pub mod gateway;
 pub mod hub;
 pub mod listen;
 pub mod logging;
+pub mod probe;
 pub mod serial;
 pub mod silence;
 pub mod stats;

@@ -17,6 +17,13 @@ fn main() -> ExitCode {
             eprintln!("{text}");
             ExitCode::from(2)
         }
+        Parsed::Probe { device, seconds } => {
+            p1mux::logging::init(0);
+            ExitCode::from(p1mux::probe::run(
+                &device,
+                std::time::Duration::from_secs(seconds),
+            ))
+        }
         Parsed::Serve { config, verbose } => {
             p1mux::logging::init(verbose);
             match p1mux::gateway::run(config) {

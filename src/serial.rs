@@ -15,9 +15,10 @@ use std::time::{Duration, Instant};
 use log::{debug, info, warn};
 use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
-use serialport::{DataBits, FlowControl, Parity, StopBits, TTYPort};
+use serialport::{DataBits, FlowControl, Parity, SerialPort, StopBits, TTYPort};
 
 use crate::config::Framing;
+use crate::detect::Setting;
 
 /// First wait before reopening a lost port; doubles up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
@@ -68,10 +69,17 @@ impl OpenError {
     }
 }
 
-/// Opens `path` as the meter's port: `framing` at `baud`, no flow control,
-/// raw, non-blocking. DTR and RTS stay as the kernel raised them on open,
+fn serial_bits(framing: Framing) -> (DataBits, Parity) {
+    match framing {
+        Framing::EightN1 => (DataBits::Eight, Parity::None),
+        Framing::SevenE1 => (DataBits::Seven, Parity::Even),
+    }
+}
+
+/// Opens `path` as the meter's port with `setting`, no flow control, raw,
+/// non-blocking. DTR and RTS stay as the kernel raised them on open,
 /// because many cables power the meter's Data Request pin from them.
-pub fn open(path: &Path, baud: u32, framing: Framing) -> Result<TTYPort, OpenError> {
+pub fn open(path: &Path, setting: Setting) -> Result<TTYPort, OpenError> {
     match std::fs::metadata(path) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(OpenError::Missing),
         Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
@@ -81,11 +89,8 @@ pub fn open(path: &Path, baud: u32, framing: Framing) -> Result<TTYPort, OpenErr
         Ok(meta) if !meta.file_type().is_char_device() => return Err(OpenError::NotSerial),
         Ok(_) => {}
     }
-    let (data_bits, parity) = match framing {
-        Framing::EightN1 => (DataBits::Eight, Parity::None),
-        Framing::SevenE1 => (DataBits::Seven, Parity::Even),
-    };
-    let port = serialport::new(path.to_string_lossy(), baud)
+    let (data_bits, parity) = serial_bits(setting.framing);
+    let port = serialport::new(path.to_string_lossy(), setting.baud)
         .data_bits(data_bits)
         .parity(parity)
         .stop_bits(StopBits::One)
@@ -111,6 +116,21 @@ pub fn open(path: &Path, baud: u32, framing: Framing) -> Result<TTYPort, OpenErr
     Ok(port)
 }
 
+/// Switches an open port to `setting` and drops what was received under
+/// the old one. Reconfiguring in place, rather than reopening, keeps DTR
+/// (often the meter's Data Request supply) up throughout.
+pub fn reconfigure(port: &mut TTYPort, setting: Setting) -> io::Result<()> {
+    let (data_bits, parity) = serial_bits(setting.framing);
+    port.set_baud_rate(setting.baud)?;
+    port.set_data_bits(data_bits)?;
+    port.set_parity(parity)?;
+    // SAFETY: tcflush on a descriptor we own.
+    if unsafe { libc::tcflush(port.as_raw_fd(), libc::TCIFLUSH) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 fn set_nonblocking(fd: i32) -> io::Result<()> {
     // SAFETY: fcntl on a descriptor we own, with plain integer arguments.
     unsafe {
@@ -125,8 +145,8 @@ fn set_nonblocking(fd: i32) -> io::Result<()> {
 /// The serial side of the gateway: an open port, or the wait for one.
 pub struct SerialInput {
     pub path: PathBuf,
-    pub baud: u32,
-    pub framing: Framing,
+    /// The setting the port is opened with now.
+    setting: Setting,
     port: Option<TTYPort>,
     /// When to try opening again while closed.
     retry_at: Instant,
@@ -146,17 +166,10 @@ pub enum Read {
 }
 
 impl SerialInput {
-    pub fn new(
-        path: PathBuf,
-        baud: u32,
-        framing: Framing,
-        token: Token,
-        now: Instant,
-    ) -> SerialInput {
+    pub fn new(path: PathBuf, setting: Setting, token: Token, now: Instant) -> SerialInput {
         SerialInput {
             path,
-            baud,
-            framing,
+            setting,
             port: None,
             retry_at: now,
             backoff: FIRST_BACKOFF,
@@ -178,15 +191,24 @@ impl SerialInput {
         }
     }
 
-    /// Settings as a user would write them, e.g. "115200 8N1".
-    pub fn settings(&self) -> String {
-        format!("{} {}", self.baud, self.framing)
+    pub fn setting(&self) -> Setting {
+        self.setting
+    }
+
+    /// Uses `setting` from now on: at once if the port is open, else at
+    /// the next open.
+    pub fn apply(&mut self, setting: Setting) -> io::Result<()> {
+        self.setting = setting;
+        match &mut self.port {
+            Some(port) => reconfigure(port, setting),
+            None => Ok(()),
+        }
     }
 
     /// Tries to open the port now. On failure, schedules the next attempt
     /// and logs the first failure of an outage at warn, later ones at debug.
     pub fn try_open(&mut self, registry: &Registry, now: Instant) -> Result<(), OpenError> {
-        match open(&self.path, self.baud, self.framing) {
+        match open(&self.path, self.setting) {
             Ok(port) => {
                 let fd = port.as_raw_fd();
                 if let Err(e) =
@@ -195,7 +217,7 @@ impl SerialInput {
                     self.schedule_retry(now);
                     return Err(OpenError::Other(format!("watching the port: {e}")));
                 }
-                info!("opened {} ({})", self.path.display(), self.settings());
+                info!("opened {} ({})", self.path.display(), self.setting);
                 self.port = Some(port);
                 self.backoff = FIRST_BACKOFF;
                 self.outage_logged = false;

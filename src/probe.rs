@@ -1,0 +1,269 @@
+//! `p1mux probe`: a diagnosis for someone with a cable in one hand and a
+//! terminal in the other. Tries each setting, shows what each gave, and
+//! ends with a verdict in plain words and the command to run.
+
+use std::fmt::Write as _;
+use std::os::fd::AsRawFd;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serialport::TTYPort;
+
+use crate::detect::{CANDIDATES, Observation, Setting};
+use crate::framer::Framer;
+use crate::gateway::parity_note;
+use crate::serial::{self, OpenError};
+
+/// Exit status when a working setting was found.
+pub const WORKS: u8 = 0;
+/// Exit status when none was, or the port could not be read.
+pub const FAILS: u8 = 1;
+
+/// Runs the probe, printing to stdout; returns the exit status.
+pub fn run(device: &Path, per_setting: Duration) -> u8 {
+    let (status, report) = probe(device, per_setting, |line| println!("{line}"));
+    println!("{report}");
+    status
+}
+
+/// The probe itself: `progress` gets each table line as soon as it is
+/// known (a whole probe can take a minute); the verdict is returned.
+pub fn probe(device: &Path, per_setting: Duration, mut progress: impl FnMut(&str)) -> (u8, String) {
+    let dev = device.display();
+    let mut port = match serial::open(device, CANDIDATES[0]) {
+        Ok(port) => port,
+        Err(OpenError::Missing) => return (FAILS, missing(device)),
+        Err(OpenError::PermissionDenied) => {
+            return (
+                FAILS,
+                format!(
+                    "Verdict: permission denied on {dev}.\n\
+                     The user running p1mux may not open the port. Add it to the dialout group:\n\
+                     \n    sudo usermod -aG dialout $USER\n\n\
+                     then log out and in again (or reboot), and check again with:\n\
+                     \n    p1mux probe --device {dev}\n"
+                ),
+            );
+        }
+        Err(e) => {
+            return (
+                FAILS,
+                format!(
+                    "Verdict: {}.\n\nCheck again with:\n\n    p1mux probe --device {dev}\n",
+                    e.describe(device)
+                ),
+            );
+        }
+    };
+    progress(&format!(
+        "Probing {dev}, up to {}s per setting.\n",
+        per_setting.as_secs()
+    ));
+    progress(&format!(
+        "{:<34} {:>7} {:>6} {:>4} {:>7} {:>10}  {}",
+        "setting", "bytes", "frames", "ok", "crc-bad", "parity-err", "looks like"
+    ));
+    let mut tried: Vec<(Setting, Observation)> = Vec::new();
+    for (i, &setting) in CANDIDATES.iter().enumerate() {
+        if i > 0 {
+            if let Err(e) = serial::reconfigure(&mut port, setting) {
+                return (
+                    FAILS,
+                    format!("Verdict: could not switch {dev} to {setting}: {e}.\n"),
+                );
+            }
+        }
+        let (seen, lost) = listen(&port, setting, per_setting);
+        progress(&row(setting, &seen));
+        if let Some(err) = lost {
+            return (
+                FAILS,
+                format!(
+                    "\nVerdict: {dev} went away while probing ({err}): a loose USB plug or cable?\n"
+                ),
+            );
+        }
+        let done = seen.first.is_some();
+        let silent = seen.bytes == 0;
+        tried.push((setting, seen));
+        if done {
+            break;
+        }
+        if silent {
+            // No bytes at one speed means no bytes at any: the meter is
+            // not talking to this port at all.
+            break;
+        }
+    }
+    verdict(device, per_setting, &tried)
+}
+
+/// Listens with `setting` until a valid telegram, clearly wrong bytes, or
+/// `limit`. Returns what was seen, and an error if the port went away.
+fn listen(
+    port: &TTYPort,
+    setting: Setting,
+    limit: Duration,
+) -> (Observation, Option<std::io::Error>) {
+    let fd = port.as_raw_fd();
+    let mut framer = Framer::new(setting.parity);
+    let mut seen = Observation::default();
+    let start = Instant::now();
+    let mut buf = [0u8; 4096];
+    while seen.first.is_none() && !seen.clearly_wrong() {
+        let left = limit.saturating_sub(start.elapsed());
+        if left.is_zero() {
+            break;
+        }
+        let mut pfd = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let wait = left.min(Duration::from_millis(200)).as_millis() as i32;
+        // SAFETY: one valid pollfd.
+        if unsafe { libc::poll(&mut pfd, 1, wait) } <= 0 {
+            continue;
+        }
+        loop {
+            // SAFETY: reading into a buffer we own, of the length we pass.
+            let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+            if n > 0 {
+                let chunk = &buf[..n as usize];
+                seen.bytes(chunk, setting.parity);
+                framer.push(chunk, |event| seen.event(&event));
+                continue;
+            }
+            let err = if n == 0 {
+                std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "device hung up")
+            } else {
+                std::io::Error::last_os_error()
+            };
+            match err.kind() {
+                std::io::ErrorKind::WouldBlock => break,
+                std::io::ErrorKind::Interrupted => continue,
+                _ => return (seen, Some(err)),
+            }
+        }
+    }
+    (seen, None)
+}
+
+fn row(setting: Setting, seen: &Observation) -> String {
+    format!(
+        "{:<34} {:>7} {:>6} {:>4} {:>7} {:>10}  {}",
+        setting.to_string(),
+        seen.bytes,
+        seen.frames,
+        seen.valid,
+        seen.crc_bad,
+        seen.parity_errors,
+        seen.looks_like()
+    )
+}
+
+fn verdict(device: &Path, per_setting: Duration, tried: &[(Setting, Observation)]) -> (u8, String) {
+    let dev = device.display();
+    let total: u64 = tried.iter().map(|(_, s)| s.bytes).sum();
+    let mut out = String::new();
+    for setting in CANDIDATES.iter().skip(tried.len()) {
+        let why = if total == 0 {
+            "skipped: no bytes at any speed"
+        } else {
+            "not needed"
+        };
+        let _ = writeln!(out, "{:<34} {why}", setting.to_string());
+    }
+    if let Some((setting, seen)) = tried.iter().find(|(_, seen)| seen.first.is_some()) {
+        let found = seen.first.as_ref().expect("found above");
+        let _ = write!(
+            out,
+            "\nVerdict: it works. A {} meter ({}) at {setting}.\n",
+            found.generation, found.header
+        );
+        if found.parity_in_bit7 {
+            let _ = writeln!(
+                out,
+                "Note: {}, so telegrams come through clean.",
+                parity_note(*setting)
+            );
+        }
+        let _ = write!(
+            out,
+            "\nRun:\n\n    p1mux serve --device {dev} {}\n\n\
+             (or leave out --baud and --framing: serve detects them by itself)\n",
+            setting.serve_args()
+        );
+        return (WORKS, out);
+    }
+    if total == 0 {
+        let _ = write!(
+            out,
+            "\nVerdict: no bytes at all in {}s. The meter is not sending to this port:\n\
+             - The meter only sends while Data Request (RJ12 pin 2) is held at 4-5.5 V. Many cables\n\
+             \x20 power it from the adapter's DTR/RTS or 5 V pin: check that wire.\n\
+             - Data comes out of pin 5 (and pin 3 is its ground). A crossed RJ12 cable puts the\n\
+             \x20 wires on the wrong pins: swap them, or use the other end or half of the cable.\n\
+             - Is {dev} the P1 cable? Unplug it, see which device disappears (ls /dev/serial/by-id).\n\
+             \nWhen fixed, check again with:\n\n    p1mux probe --device {dev}\n",
+            per_setting.as_secs()
+        );
+        return (FAILS, out);
+    }
+    let _ = write!(
+        out,
+        "\nVerdict: {total} bytes arrived, but no setting decodes them into a telegram.\n\
+         That is what a signal of the wrong polarity looks like: the P1 data line is inverted\n\
+         and needs an inverter (a transistor and pull-up), an FTDI cable with RXD inverted in\n\
+         its EEPROM, or an RS232-level adapter (PL2303/HL-340 with a DB9 plug invert by nature).\n\
+         If the cable already inverts, look for a loose wire or a missing pull-up on pin 5.\n\
+         \nWhen fixed, check again with:\n\n    p1mux probe --device {dev}\n"
+    );
+    (FAILS, out)
+}
+
+fn missing(device: &Path) -> String {
+    let dev = device.display();
+    let mut out =
+        format!("Verdict: {dev} does not exist: the cable is unplugged, or has another name.\n");
+    let mut ports: Vec<String> = serialport::available_ports()
+        .map(|ports| ports.into_iter().map(|p| p.port_name).collect())
+        .unwrap_or_default();
+    if let Ok(entries) = std::fs::read_dir("/dev/serial/by-id") {
+        for entry in entries.flatten() {
+            ports.push(entry.path().display().to_string());
+        }
+    }
+    // The likely P1 cables first: stable names, then USB adapters.
+    ports.sort_by_key(|p| {
+        let rank = if p.starts_with("/dev/serial/by-id") {
+            0
+        } else if p.contains("ttyUSB") || p.contains("ttyACM") {
+            1
+        } else {
+            2
+        };
+        (rank, p.clone())
+    });
+    ports.dedup();
+    if ports.is_empty() {
+        out.push_str(
+            "No serial ports exist on this machine: plug the cable in, and check `dmesg` for its name.\n",
+        );
+        let _ = write!(
+            out,
+            "\nThen check again with:\n\n    p1mux probe --device {dev}\n"
+        );
+    } else {
+        out.push_str("Serial ports that do exist:\n");
+        for port in &ports {
+            let _ = writeln!(out, "    {port}");
+        }
+        let _ = write!(
+            out,
+            "\nTry the one that appears when you plug the cable in:\n\n    p1mux probe --device {}\n",
+            ports[0]
+        );
+    }
+    out
+}
