@@ -156,11 +156,7 @@ impl Observation {
     }
 
     fn percent(&self, n: u64) -> u64 {
-        if self.bytes == 0 {
-            0
-        } else {
-            n * 100 / self.bytes
-        }
+        (n * 100).checked_div(self.bytes).unwrap_or(0)
     }
 
     /// A few words on what the bytes look like, for `probe`'s table.

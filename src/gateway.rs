@@ -49,7 +49,7 @@ enum Meter {
     Serial {
         input: SerialInput,
         /// Which setting to read with; with several candidates, detects.
-        detector: Detector,
+        detector: Box<Detector>,
     },
     Demo(DemoMeter),
 }
@@ -102,7 +102,7 @@ pub fn run(config: Config) -> Result<(), StartError> {
             (Meter::Demo(DemoMeter::new(now)), Parity::None)
         }
         Source::Serial { device, settings } => {
-            let detector = Detector::new(settings.clone(), now);
+            let detector = Box::new(Detector::new(settings.clone(), now));
             let setting = detector.current();
             if detector.is_auto() {
                 let list: Vec<String> = settings.iter().map(Setting::to_string).collect();

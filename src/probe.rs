@@ -65,13 +65,13 @@ pub fn probe(device: &Path, per_setting: Duration, mut progress: impl FnMut(&str
     ));
     let mut tried: Vec<(Setting, Observation)> = Vec::new();
     for (i, &setting) in CANDIDATES.iter().enumerate() {
-        if i > 0 {
-            if let Err(e) = serial::reconfigure(&mut port, setting) {
-                return (
-                    FAILS,
-                    format!("Verdict: could not switch {dev} to {setting}: {e}.\n"),
-                );
-            }
+        if i > 0
+            && let Err(e) = serial::reconfigure(&mut port, setting)
+        {
+            return (
+                FAILS,
+                format!("Verdict: could not switch {dev} to {setting}: {e}.\n"),
+            );
         }
         let (seen, lost) = listen(&port, setting, per_setting);
         progress(&row(setting, &seen));

@@ -1,6 +1,8 @@
 //! Test fixtures: a pty as the meter, the real p1mux binary, TCP clients.
 #![allow(dead_code)] // each test binary uses a different part of this
 
+pub mod uart;
+
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
@@ -49,6 +51,15 @@ impl Pty {
         // The test keeps only the master, and a spawned p1mux must not
         // inherit it, or p1mux would never see the "cable" go away.
         set_cloexec(master);
+        // Raw from the start, like a real UART: no echo, no CR/LF rewriting
+        // of bytes that arrive before p1mux configures the port.
+        // SAFETY: termios calls on an fd we own.
+        unsafe {
+            let mut t: libc::termios = std::mem::zeroed();
+            libc::tcgetattr(master, &mut t);
+            libc::cfmakeraw(&mut t);
+            libc::tcsetattr(master, libc::TCSANOW, &t);
+        }
         let slave_path = std::fs::read_link(format!("/proc/self/fd/{slave}")).expect("slave path");
         // SAFETY: we own both fds; the slave is closed at once.
         unsafe { libc::close(slave) };
@@ -120,24 +131,28 @@ impl P1mux {
         cmd.args(args)
             .env("RUST_LOG", "debug")
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         adjust(&mut cmd);
         let mut child = cmd.spawn().expect("spawning p1mux");
-        let stderr = child.stderr.take().unwrap();
         let (tx, rx) = channel();
         let log = Arc::new(Mutex::new(Vec::new()));
-        let log2 = log.clone();
-        std::thread::spawn(move || {
-            let mut reader = io::BufReader::new(stderr);
-            let mut line = String::new();
-            while io::BufRead::read_line(&mut reader, &mut line).unwrap_or(0) > 0 {
-                let l = line.trim_end().to_string();
-                log2.lock().unwrap().push(l.clone());
-                let _ = tx.send(l);
-                line.clear();
-            }
-        });
+        // stdout (probe's report) and stderr (logs) feed one line channel.
+        let stdout: Box<dyn Read + Send> = Box::new(child.stdout.take().unwrap());
+        let stderr: Box<dyn Read + Send> = Box::new(child.stderr.take().unwrap());
+        for stream in [stdout, stderr] {
+            let (tx, log) = (tx.clone(), log.clone());
+            std::thread::spawn(move || {
+                let mut reader = io::BufReader::new(stream);
+                let mut line = String::new();
+                while io::BufRead::read_line(&mut reader, &mut line).unwrap_or(0) > 0 {
+                    let l = line.trim_end().to_string();
+                    log.lock().unwrap().push(l.clone());
+                    let _ = tx.send(l);
+                    line.clear();
+                }
+            });
+        }
         P1mux {
             child,
             lines: rx,
@@ -320,5 +335,22 @@ impl TempDir {
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Makes `path` unopenable for the spawned p1mux: as root (who opens
+/// anything) by running p1mux as nobody, otherwise by removing all modes.
+pub fn deny_access(path: &Path) -> impl FnOnce(&mut Command) {
+    // SAFETY: geteuid has no preconditions.
+    let is_root = unsafe { libc::geteuid() } == 0;
+    if !is_root {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o000)).unwrap();
+    }
+    move |cmd: &mut Command| {
+        if is_root {
+            use std::os::unix::process::CommandExt;
+            cmd.uid(65534).gid(65534);
+        }
     }
 }
