@@ -174,7 +174,7 @@ impl Observation {
         let nul = self.percent(self.nul);
         let junk = self.percent(self.not_text);
         if nul >= 50 {
-            format!("{nul}% 0x00: line held low (not inverted?) or far too fast")
+            format!("{nul}% 0x00: a much slower meter, or a line held low (wrong polarity?)")
         } else if self.clearly_wrong() && nul >= 20 {
             format!("{nul}% 0x00 (parity/framing errors), {junk}% not text")
         } else if self.clearly_wrong() {
