@@ -10,6 +10,7 @@ use std::str::FromStr;
 
 use argh::FromArgs;
 
+use crate::allow::Cidr;
 use crate::detect::{CANDIDATES, Setting};
 use crate::framer::MAX_FRAME;
 
@@ -114,6 +115,11 @@ pub struct ServeArgs {
     #[argh(option, default = "Forward::Valid")]
     pub forward: Forward,
 
+    /// only accept clients from this address block, e.g. 192.168.1.0/24,
+    /// fd00::/8 or one address; repeatable (default: everyone)
+    #[argh(option, arg_name = "cidr")]
+    pub allow: Vec<Cidr>,
+
     /// most clients served at once; more are closed on connect (default 64)
     #[argh(option, default = "64")]
     pub max_clients: usize,
@@ -209,6 +215,8 @@ pub struct Config {
     /// Addresses to listen on; never empty.
     pub listen: Vec<SocketAddr>,
     pub forward: Forward,
+    /// Client address blocks allowed to connect; empty allows everyone.
+    pub allow: Vec<Cidr>,
     pub max_clients: usize,
     /// Per-client queue bound in bytes; at least one maximal telegram.
     pub client_buffer: usize,
@@ -244,6 +252,7 @@ impl Config {
             source,
             listen,
             forward: args.forward,
+            allow: args.allow,
             max_clients: args.max_clients,
             client_buffer: args.client_buffer,
             replay: !args.no_replay,
@@ -441,6 +450,8 @@ mod tests {
             &["--max-clients", "0"],
             &["--client-buffer", "1K"],
             &["--bogus"],
+            &["--allow", "192.168.1.0/33"],
+            &["--allow", "lan"],
         ] {
             let err = serve(bad).unwrap_err();
             assert!(!err.is_empty(), "{bad:?}");

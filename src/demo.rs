@@ -6,15 +6,15 @@ use std::time::{Duration, Instant};
 /// How often the demo meter sends, like a DSMR 5 meter.
 pub const INTERVAL: Duration = Duration::from_secs(1);
 
-/// Real telegrams from real meters (DSMR 2.2 to 5.0), sent in turn.
-pub const SAMPLES: [&[u8]; 7] = [
+/// Real telegrams from real DSMR 4 and 5 meters, sent in turn. All carry
+/// a CRC, as one real meter's telegrams would: the framer treats a
+/// CRC-less telegram after CRC'd ones as damage.
+pub const SAMPLES: [&[u8]; 5] = [
     include_bytes!("../tests/data/dsmr50_iskra_am550_2mbus.txt"),
     include_bytes!("../tests/data/dsmr50_sagemcom_cx2000_pfl10.txt"),
     include_bytes!("../tests/data/dsmr42_kaifa_ma105.txt"),
     include_bytes!("../tests/data/dsmr42_landisgyr_e350.txt"),
     include_bytes!("../tests/data/dsmr40_iskra_spec_textmsg.txt"),
-    include_bytes!("../tests/data/dsmr30_iskra_mt382-1000_spec_textmsg.txt"),
-    include_bytes!("../tests/data/dsmr22_iskra_mt382-1003.txt"),
 ];
 
 /// Emits the next sample whenever its time has come.

@@ -41,11 +41,14 @@ pub enum Reject {
     NonAscii,
     /// The '!' line holds more than 4 hex digits, or something else.
     Trailer,
+    /// No CRC on a stream whose telegrams carry one: a corrupted '!' line
+    /// (DSMR 4/5 meters never drop the CRC).
+    MissingCrc,
 }
 
 impl Reject {
     /// Every reason, in the order stats print them.
-    pub const ALL: [Reject; 7] = [
+    pub const ALL: [Reject; 8] = [
         Reject::Crc,
         Reject::Truncated,
         Reject::Oversize,
@@ -53,6 +56,7 @@ impl Reject {
         Reject::Nul,
         Reject::NonAscii,
         Reject::Trailer,
+        Reject::MissingCrc,
     ];
 
     /// Short name for logs and stats.
@@ -65,6 +69,7 @@ impl Reject {
             Reject::Nul => "nul",
             Reject::NonAscii => "non-ascii",
             Reject::Trailer => "bad-trailer",
+            Reject::MissingCrc => "missing-crc",
         }
     }
 
@@ -127,6 +132,9 @@ pub struct Framer {
     bit7_parity: bool,
     /// Bytes dropped outside any frame, for diagnosis.
     noise: u64,
+    /// A telegram with a valid CRC was seen: from now on a telegram
+    /// without one is damage, not DSMR 2.2.
+    crc_seen: bool,
 }
 
 impl Framer {
@@ -137,6 +145,7 @@ impl Framer {
             state: State::Idle,
             bit7_parity: false,
             noise: 0,
+            crc_seen: false,
         }
     }
 
@@ -146,8 +155,19 @@ impl Framer {
     }
 
     /// Forgets any partial frame, e.g. after the port was reopened: its tail
-    /// will never come, and it must not be glued to the next bytes.
+    /// will never come, and it must not be glued to the next bytes. Also
+    /// forgets whether telegrams carried a CRC: the meter may be another.
     pub fn reset(&mut self) {
+        self.abandon_frame();
+        self.crc_seen = false;
+    }
+
+    /// How many bytes of a partial frame are held (at most [`MAX_FRAME`]).
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
+    fn abandon_frame(&mut self) {
         self.buf.clear();
         self.state = State::Idle;
     }
@@ -246,14 +266,12 @@ impl Framer {
                     }
                 };
             }
+            // Every meter ends the '!' line with CRLF; a bare LF here is a
+            // corrupted byte, not a line end.
             State::Trailer { bang, digits } => match byte {
                 b'\r' => {
                     self.buf.push(byte);
                     self.state = State::TrailerCr { bang, digits };
-                }
-                b'\n' => {
-                    self.buf.push(byte);
-                    self.finish(bang, digits, sink);
                 }
                 _ if byte.is_ascii_hexdigit() && digits < 4 => {
                     self.buf.push(byte);
@@ -280,13 +298,20 @@ impl Framer {
             reason,
             frame: None,
         });
-        self.reset();
+        self.abandon_frame();
         false
     }
 
     fn finish(&mut self, bang: usize, digits: u8, sink: &mut impl FnMut(Event<'_>)) {
         self.state = State::Idle;
         let digits = usize::from(digits);
+        if digits == 0 && self.crc_seen {
+            sink(Event::Rejected {
+                reason: Reject::MissingCrc,
+                frame: Some(&self.buf),
+            });
+            return;
+        }
         if digits > 0 {
             let hex = &self.buf[bang + 1..bang + 1 + digits];
             // Only hex digits got here, so this parse cannot fail; stay
@@ -302,6 +327,7 @@ impl Framer {
                 return;
             }
         }
+        self.crc_seen |= digits > 0;
         sink(Event::Telegram(Telegram {
             bytes: &self.buf,
             crc: digits > 0,
@@ -366,5 +392,40 @@ mod tests {
         let (good, bad) = run(Parity::None, b"/X\r\n\r\n!12345\r\n");
         assert!(good.is_empty());
         assert_eq!(bad, vec![Reject::Trailer]);
+    }
+
+    #[test]
+    fn bang_line_needs_crlf() {
+        let (good, bad) = run(Parity::None, b"/X\r\n\r\n!\n");
+        assert!(good.is_empty());
+        assert_eq!(bad, vec![Reject::Trailer]);
+    }
+
+    #[test]
+    fn no_crc_after_crc_is_damage_until_reset() {
+        let body = b"/X\r\n\r\n!";
+        let with = format!(
+            "{}{:04X}\r\n",
+            std::str::from_utf8(body).unwrap(),
+            crc16(body)
+        );
+        let without = b"/X\r\n\r\n!\r\n";
+        let mut framer = Framer::new(Parity::None);
+        let mut seen = Vec::new();
+        for input in [&without[..], with.as_bytes(), without] {
+            framer.push(input, |e| {
+                seen.push(match e {
+                    Event::Telegram(t) => Ok(t.crc),
+                    Event::Rejected { reason, .. } => Err(reason),
+                })
+            });
+        }
+        assert_eq!(seen, vec![Ok(false), Ok(true), Err(Reject::MissingCrc)]);
+        framer.reset();
+        let mut valid = 0;
+        framer.push(without, |e| {
+            valid += usize::from(matches!(e, Event::Telegram(_)))
+        });
+        assert_eq!(valid, 1, "a new meter may be DSMR 2.2");
     }
 }

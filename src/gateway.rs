@@ -17,7 +17,7 @@ use crate::config::{Config, Forward, Source};
 use crate::demo::DemoMeter;
 use crate::detect::{Detector, Found, Setting, Step, header};
 use crate::framer::{Event, Framer, Parity};
-use crate::hub::Hub;
+use crate::hub::{Hub, Policy};
 use crate::listen;
 use crate::serial::{OpenError, Read, SerialInput};
 use crate::silence::Silence;
@@ -128,9 +128,12 @@ pub fn run(config: Config) -> Result<(), StartError> {
         signals,
         hub: Hub::new(
             first_client,
-            config.max_clients,
-            config.client_buffer,
-            config.replay,
+            Policy {
+                max_clients: config.max_clients,
+                client_buffer: config.client_buffer,
+                replay: config.replay,
+                allow: config.allow,
+            },
         ),
         framer: Framer::new(parity),
         forward: config.forward,
@@ -356,8 +359,9 @@ impl Gateway {
                     if !self.announced {
                         self.announced = true;
                         info!(
-                            "demo meter: sending {} and six other sample telegrams in turn",
-                            header(telegram)
+                            "demo meter: sending {} and {} other sample telegrams in turn",
+                            header(telegram),
+                            crate::demo::SAMPLES.len() - 1
                         );
                     }
                     self.feed(telegram, now);
@@ -395,6 +399,8 @@ impl Gateway {
             };
             if let Some(warning) = self.silence.check(now, &self.stats, &settings) {
                 warn!("{warning}");
+                // The meter may have been swapped for one without CRCs.
+                self.framer.reset();
                 if detector.unlock(now) {
                     info!(
                         "detecting the serial settings again, starting from {}",

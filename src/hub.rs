@@ -17,6 +17,8 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Registry, Token};
 use socket2::{SockRef, TcpKeepalive};
 
+use crate::allow::{Cidr, allowed};
+
 /// A client that accepts no byte for this long while data waits is gone.
 pub const STALL_LIMIT: Duration = Duration::from_secs(60);
 /// A new client gets the last telegram only if it is younger than this.
@@ -121,6 +123,19 @@ impl Backlog {
     }
 }
 
+/// The rules for clients, from the command line.
+#[derive(Clone, Debug)]
+pub struct Policy {
+    /// Most clients served at once.
+    pub max_clients: usize,
+    /// Per-client queue bound in bytes.
+    pub client_buffer: usize,
+    /// Send a new client the last telegram if it is fresh.
+    pub replay: bool,
+    /// Address blocks allowed to connect; empty allows everyone.
+    pub allow: Vec<Cidr>,
+}
+
 /// One connected client.
 struct Client {
     stream: TcpStream,
@@ -160,9 +175,7 @@ pub struct Hub {
     /// Tokens from here up belong to clients.
     first_token: usize,
     connected: usize,
-    max_clients: usize,
-    client_buffer: usize,
-    replay: bool,
+    policy: Policy,
     /// The last valid telegram and when it came, for new clients.
     last: Option<(Rc<[u8]>, Instant)>,
     /// Clients whose input was not drained within the read budget.
@@ -176,15 +189,13 @@ pub struct Hub {
 }
 
 impl Hub {
-    pub fn new(first_token: usize, max_clients: usize, client_buffer: usize, replay: bool) -> Hub {
+    pub fn new(first_token: usize, policy: Policy) -> Hub {
         Hub {
             slots: Vec::new(),
             free: Vec::new(),
             first_token,
             connected: 0,
-            max_clients,
-            client_buffer,
-            replay,
+            policy,
             last: None,
             unread: Vec::new(),
             accept_paused_until: None,
@@ -268,7 +279,12 @@ impl Hub {
         peer: SocketAddr,
         now: Instant,
     ) {
-        if self.connected >= self.max_clients {
+        if !allowed(&self.policy.allow, peer.ip()) {
+            info!("refused {peer}: not in --allow");
+            self.stats.refused += 1;
+            return;
+        }
+        if self.connected >= self.policy.max_clients {
             info!(
                 "refused {peer}: already serving {} clients (--max-clients)",
                 self.connected
@@ -299,7 +315,9 @@ impl Hub {
         self.stats.accepted += 1;
         info!("client {peer} connected ({} connected)", self.connected);
         let replay = match &self.last {
-            Some((telegram, at)) if self.replay && now.duration_since(*at) < REPLAY_MAX_AGE => {
+            Some((telegram, at))
+                if self.policy.replay && now.duration_since(*at) < REPLAY_MAX_AGE =>
+            {
                 Some(telegram.clone())
             }
             _ => None,
@@ -307,7 +325,9 @@ impl Hub {
         let mut result = Ok(());
         if let Some(telegram) = replay {
             // An empty queue takes one telegram without dropping anything.
-            client.backlog.push(telegram, self.client_buffer, now);
+            client
+                .backlog
+                .push(telegram, self.policy.client_buffer, now);
             result = self.send(registry, token, &mut client, now);
         }
         self.slots[index] = Some(client);
@@ -332,7 +352,7 @@ impl Hub {
             self.stats.overflow_drops +=
                 client
                     .backlog
-                    .push(telegram.clone(), self.client_buffer, now);
+                    .push(telegram.clone(), self.policy.client_buffer, now);
             // A client with a backlog already waits for writability; writing
             // now would only find the socket full again.
             let result = if client.want_write {

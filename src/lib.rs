@@ -3,6 +3,7 @@
 //! The data path is a single-threaded `mio` loop:
 //! serial port (or demo meter) -> [`framer`] -> [`hub`] -> TCP clients.
 
+pub mod allow;
 pub mod config;
 pub mod demo;
 pub mod detect;
