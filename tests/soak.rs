@@ -179,7 +179,7 @@ fn run_soak(duration: Duration, churners: usize, idle_for: Duration) {
                 x ^= x << 13;
                 x ^= x >> 7;
                 x ^= x << 17;
-                if pool.len() >= churners || (x % 3 == 0 && !pool.is_empty()) {
+                if pool.len() >= churners || (x.is_multiple_of(3) && !pool.is_empty()) {
                     let victim = (x as usize / 3) % pool.len();
                     pool.swap_remove(victim);
                 } else if let Ok(s) = TcpStream::connect(("127.0.0.1", port)) {
@@ -212,10 +212,10 @@ fn run_soak(duration: Duration, churners: usize, idle_for: Duration) {
             let sample = SAMPLES[2 + n % 5];
             n += 1;
             let mut chunk = Vec::new();
-            if n % 7 == 0 {
+            if n.is_multiple_of(7) {
                 chunk.extend_from_slice(b"\x00\x00\xff noise \x80\r\n");
             }
-            if n % 5 == 0 {
+            if n.is_multiple_of(5) {
                 chunk.extend(corrupt(sample));
                 corrupted += 1;
             }
@@ -224,7 +224,7 @@ fn run_soak(duration: Duration, churners: usize, idle_for: Duration) {
             expected.extend_from_slice(sample);
             sent += 1;
             thread::sleep(Duration::from_secs_f64(chunk.len() as f64 / LINE_RATE));
-            if n % 10 == 0 {
+            if n.is_multiple_of(10) {
                 peak_rss = peak_rss.max(p1mux.vm_rss_kib());
             }
         }
