@@ -13,6 +13,7 @@ use argh::FromArgs;
 use crate::allow::Cidr;
 use crate::detect::{CANDIDATES, Setting};
 use crate::framer::MAX_FRAME;
+use crate::network::NetSource;
 
 /// The port most P1 gateways and Home Assistant's ser2net example use.
 pub const DEFAULT_PORT: u16 = 2001;
@@ -83,6 +84,7 @@ fn parse_seconds(s: &str) -> Result<u64, String> {
     example = "p1mux serve --device /dev/ttyUSB0",
     example = "p1mux serve --device /dev/ttyUSB0 --baud 9600 --framing 7e1",
     example = "p1mux serve --listen 127.0.0.1:2001 --listen [::1]:2001",
+    example = "p1mux serve --device tcp://192.168.1.50:23",
     example = "p1mux serve --demo",
     note = "Logs go to stderr; RUST_LOG (e.g. RUST_LOG=debug) overrides -v.\n\
             Signals: SIGHUP reopens the serial port, SIGUSR1 logs one stats line,\n\
@@ -90,7 +92,9 @@ fn parse_seconds(s: &str) -> Result<u64, String> {
 )]
 pub struct ServeArgs {
     /// serial device of the P1 cable; a symlink such as /dev/serial/by-id/...
-    /// is followed again at every reopen (default /dev/ttyUSB0)
+    /// is followed again at every reopen (default /dev/ttyUSB0). Or
+    /// tcp://HOST:PORT: a meter on the network (ESP dongle, ser2net, another
+    /// p1mux), reconnected with backoff
     #[argh(option, default = "PathBuf::from(\"/dev/ttyUSB0\")")]
     pub device: PathBuf,
 
@@ -205,6 +209,9 @@ pub enum Source {
         /// One setting, or several to auto-detect from, in order.
         settings: Vec<Setting>,
     },
+    /// A meter on the network (`--device tcp://HOST:PORT`): an ESP dongle,
+    /// ser2net or another p1mux, whose bytes are already decoded.
+    Network(NetSource),
     Demo,
 }
 
@@ -235,8 +242,21 @@ impl Config {
                 args.client_buffer
             ));
         }
+        let network = args
+            .device
+            .to_str()
+            .and_then(|device| device.strip_prefix("tcp://"));
         let source = if args.demo {
             Source::Demo
+        } else if let Some(rest) = network {
+            if args.baud.is_some() || args.framing.is_some() {
+                return Err(
+                    "--baud and --framing set up a serial port; a tcp:// source sends bytes \
+                     already decoded, so leave them out"
+                        .into(),
+                );
+            }
+            Source::Network(NetSource::parse(rest)?)
         } else {
             Source::Serial {
                 device: args.device,
@@ -339,6 +359,17 @@ pub fn parse(program: &str, args: &[&str]) -> Parsed {
         None => Parsed::Usage(format!(
             "{program}: no command given. Run `{program} serve --help`, or `{program} serve --demo` to try it."
         )),
+        Some(Command::Probe(args))
+            if args
+                .device
+                .to_str()
+                .is_some_and(|d| d.starts_with("tcp://")) =>
+        {
+            Parsed::Usage(format!(
+                "{program} probe: probe tries serial settings on a local port; for a network source \
+             run `nc HOST PORT` and look for telegrams starting with '/'"
+            ))
+        }
         Some(Command::Probe(args)) => Parsed::Probe {
             device: args.device,
             seconds: args.seconds,
@@ -389,7 +420,7 @@ mod tests {
     fn framing_follows_baud() {
         let settings = |args: &[&str]| match serve(args).unwrap().source {
             Source::Serial { settings, .. } => settings,
-            Source::Demo => unreachable!(),
+            _ => unreachable!(),
         };
         let seven_e1 = Setting::new(9600, Framing::SevenE1);
         assert_eq!(settings(&["--baud", "9600"]), vec![seven_e1]);
@@ -431,6 +462,22 @@ mod tests {
     }
 
     #[test]
+    fn network_source() {
+        let c = serve(&["--device", "tcp://esp-p1.local:23"]).unwrap();
+        assert_eq!(
+            c.source,
+            Source::Network(NetSource {
+                host: "esp-p1.local".into(),
+                port: 23
+            })
+        );
+        match parse("p1mux", &["probe", "--device", "tcp://esp:23"]) {
+            Parsed::Usage(msg) => assert!(msg.contains("nc HOST PORT"), "{msg}"),
+            _ => panic!("probe of a network source must be a usage error"),
+        }
+    }
+
+    #[test]
     fn sizes() {
         assert_eq!(parse_size("256K"), Ok(262144));
         assert_eq!(parse_size("1m"), Ok(1048576));
@@ -452,6 +499,9 @@ mod tests {
             &["--bogus"],
             &["--allow", "192.168.1.0/33"],
             &["--allow", "lan"],
+            &["--device", "tcp://192.168.1.50"],
+            &["--device", "tcp://192.168.1.50:23", "--baud", "115200"],
+            &["--device", "tcp://esp:23", "--framing", "7e1"],
         ] {
             let err = serve(bad).unwrap_err();
             assert!(!err.is_empty(), "{bad:?}");

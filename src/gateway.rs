@@ -5,27 +5,31 @@ use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use log::{debug, info, warn};
 use mio::net::TcpListener;
-use mio::{Events, Interest, Poll, Token};
+use mio::{Events, Interest, Poll, Token, Waker};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 use signal_hook_mio::v1_0::Signals;
 
 use crate::config::{Config, Forward, Source};
 use crate::demo::DemoMeter;
-use crate::detect::{Detector, Found, Setting, Step, header};
+use crate::detect::{Detector, Found, Setting, Step, generation, header};
 use crate::framer::{Event, Framer, Parity};
 use crate::hub::{Hub, Policy};
 use crate::listen;
+use crate::network::NetInput;
 use crate::serial::{OpenError, Read, SerialInput};
 use crate::silence::Silence;
 use crate::stats::Stats;
 
 const SIGNALS: Token = Token(0);
 const METER: Token = Token(1);
-const FIRST_LISTENER: usize = 2;
+/// A name lookup for a network source finished.
+const RESOLVED: Token = Token(2);
+const FIRST_LISTENER: usize = 3;
 
 /// Housekeeping cadence: stalled clients, the silence check, resuming accepts.
 const TICK: Duration = Duration::from_secs(1);
@@ -50,6 +54,11 @@ enum Meter {
         input: SerialInput,
         /// Which setting to read with; with several candidates, detects.
         detector: Box<Detector>,
+    },
+    Network {
+        input: NetInput,
+        /// The first valid telegram since connecting was logged.
+        announced: bool,
     },
     Demo(DemoMeter),
 }
@@ -119,6 +128,22 @@ pub fn run(config: Config) -> Result<(), StartError> {
             }
             (Meter::Serial { input, detector }, setting.parity)
         }
+        Source::Network(source) => {
+            let waker = Waker::new(poll.registry(), RESOLVED)
+                .map_err(|e| StartError(format!("creating the event loop's waker: {e}")))?;
+            info!("reading the meter from {source}");
+            let input = NetInput::new(source.clone(), METER, Arc::new(waker), now);
+            // Even: a source that reads a 7E1 meter as 8N1 delivers the
+            // parity in bit 7, which the framer then checks and strips;
+            // 7-bit bytes pass unchanged.
+            (
+                Meter::Network {
+                    input,
+                    announced: false,
+                },
+                Parity::Even,
+            )
+        }
     };
 
     let first_client = FIRST_LISTENER + listeners.len();
@@ -175,7 +200,14 @@ impl Gateway {
                             return Ok(());
                         }
                     }
-                    METER => self.read_meter(now),
+                    METER => self.on_meter_event(now),
+                    RESOLVED => {
+                        if let Meter::Network { input, .. } = &mut self.meter
+                            && input.on_resolved(self.poll.registry(), now)
+                        {
+                            self.source_connected(now);
+                        }
+                    }
                     token if self.hub.owns(token) => {
                         let registry = self.poll.registry();
                         let readable =
@@ -205,6 +237,7 @@ impl Gateway {
         let meter = match &self.meter {
             Meter::Demo(demo) => Some(demo.due_at()),
             Meter::Serial { input, .. } => input.retry_at(),
+            Meter::Network { input, .. } => input.due_at(),
         };
         meter.map_or(self.next_tick, |at| at.min(self.next_tick))
     }
@@ -233,6 +266,11 @@ impl Gateway {
                         input.close(self.poll.registry(), now, Duration::ZERO);
                         self.port_closed();
                     }
+                    Meter::Network { input, .. } => {
+                        info!("SIGHUP: reconnecting to {}", input.source);
+                        input.close(self.poll.registry(), now, Duration::ZERO);
+                        self.port_closed();
+                    }
                     Meter::Demo(_) => info!("SIGHUP: nothing to reopen in demo mode"),
                 },
                 SIGUSR1 => {
@@ -248,16 +286,41 @@ impl Gateway {
         false
     }
 
+    /// Readiness on the meter's port or connection.
+    fn on_meter_event(&mut self, now: Instant) {
+        if let Meter::Network { input, .. } = &mut self.meter
+            && !input.is_connected()
+        {
+            if input.on_event(self.poll.registry(), now) {
+                self.source_connected(now);
+            }
+            return;
+        }
+        self.read_meter(now);
+    }
+
+    /// A network source just connected: watch it afresh and read what it
+    /// may already have sent (edge-triggered polling would not say again).
+    fn source_connected(&mut self, now: Instant) {
+        if let Meter::Network { announced, .. } = &mut self.meter {
+            *announced = false;
+        }
+        self.silence.restart(now, &self.stats);
+        self.read_meter(now);
+    }
+
     /// Reads the port until it has nothing more, it is lost, or the budget is spent.
     fn read_meter(&mut self, now: Instant) {
         self.meter_pending = false;
         let mut buf = [0u8; 16 * 1024];
         let mut taken = 0;
         loop {
-            let Meter::Serial { input, .. } = &mut self.meter else {
-                return;
+            let read = match &mut self.meter {
+                Meter::Serial { input, .. } => input.read(&mut buf),
+                Meter::Network { input, .. } => input.read(&mut buf),
+                Meter::Demo(_) => return,
             };
-            match input.read(&mut buf) {
+            match read {
                 Read::Data(n) => {
                     self.feed(&buf[..n], now);
                     self.detect(now);
@@ -269,7 +332,12 @@ impl Gateway {
                 }
                 Read::Empty => return,
                 Read::Lost(err) => {
-                    input.lost(self.poll.registry(), &err, now);
+                    let registry = self.poll.registry();
+                    match &mut self.meter {
+                        Meter::Serial { input, .. } => input.lost(registry, &err, now),
+                        Meter::Network { input, .. } => input.lost(registry, &err, now),
+                        Meter::Demo(_) => {}
+                    }
                     self.port_closed();
                     return;
                 }
@@ -291,9 +359,12 @@ impl Gateway {
         let stats = &mut self.stats;
         let silence = &mut self.silence;
         let forward = self.forward;
-        let mut detector = match &mut self.meter {
-            Meter::Serial { detector, .. } => Some(detector),
-            Meter::Demo(_) => None,
+        let (mut detector, mut announce) = match &mut self.meter {
+            Meter::Serial { detector, .. } => (Some(detector), None),
+            Meter::Network { input, announced } => {
+                (None, (!*announced).then_some((input, announced)))
+            }
+            Meter::Demo(_) => (None, None),
         };
         if let Some(detector) = detector.as_mut() {
             detector.bytes(bytes);
@@ -310,6 +381,21 @@ impl Gateway {
             }
             match event {
                 Event::Telegram(telegram) => {
+                    if let Some((input, announced)) = announce.take() {
+                        *announced = true;
+                        info!(
+                            "receiving from {}: {} meter {}{}",
+                            input.source,
+                            generation(telegram.bytes, telegram.crc),
+                            header(telegram.bytes),
+                            if telegram.parity_in_bit7 {
+                                "; the source reads a 7E1 meter as 8N1 (parity in bit 7): \
+                                 p1mux checks that parity and strips it"
+                            } else {
+                                ""
+                            }
+                        );
+                    }
                     stats.telegrams += 1;
                     silence.restart(now, stats);
                     if forward != Forward::Raw {
@@ -379,6 +465,11 @@ impl Gateway {
                     self.read_meter(now);
                 }
             }
+            Meter::Network { input, .. } => {
+                if input.on_time(self.poll.registry(), now) {
+                    self.source_connected(now);
+                }
+            }
         }
         if now < self.next_tick {
             return;
@@ -409,6 +500,14 @@ impl Gateway {
                 }
             }
             self.detect(now);
+        }
+        if let Meter::Network { input, .. } = &mut self.meter {
+            let source = input.source.to_string();
+            if let Some(warning) = self.silence.check_network(now, &self.stats, &source) {
+                warn!("{warning}; reconnecting in case the source is stuck");
+                input.close(self.poll.registry(), now, Duration::ZERO);
+                self.port_closed();
+            }
         }
     }
 }

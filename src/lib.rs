@@ -12,6 +12,7 @@ pub mod gateway;
 pub mod hub;
 pub mod listen;
 pub mod logging;
+pub mod network;
 pub mod probe;
 pub mod serial;
 pub mod silence;

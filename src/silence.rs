@@ -36,18 +36,52 @@ impl Silence {
         self.since = None;
     }
 
-    /// The warning to log once the quiet period reaches [`SILENCE_LIMIT`].
-    pub fn check(&mut self, now: Instant, stats: &Stats, settings: &str) -> Option<String> {
+    /// Once per quiet period that reaches [`SILENCE_LIMIT`]: the bytes and
+    /// rejects (by reason) it brought.
+    fn due(&mut self, now: Instant, stats: &Stats) -> Option<(u64, [u64; Reject::ALL.len()])> {
         let (start, bytes0, rejects0) = self.since?;
         if self.warned || now.duration_since(start) < SILENCE_LIMIT {
             return None;
         }
         self.warned = true;
-        let bytes = stats.bytes_in - bytes0;
         let mut rejects = stats.rejects;
         for (n, n0) in rejects.iter_mut().zip(rejects0) {
             *n -= n0;
         }
+        Some((stats.bytes_in - bytes0, rejects))
+    }
+
+    /// The warning to log for a network source (`tcp://...`): no serial
+    /// settings to blame, but the dongle or the port number may be wrong.
+    pub fn check_network(&mut self, now: Instant, stats: &Stats, source: &str) -> Option<String> {
+        let (bytes, rejects) = self.due(now, stats)?;
+        let secs = SILENCE_LIMIT.as_secs();
+        let diagnosis = if bytes == 0 {
+            "connected, but not one byte arrived: is the dongle's serial side reading the \
+             meter (its own status page), and is the P1 cable plugged in?"
+                .to_string()
+        } else if rejects.iter().any(|&n| n > 0) {
+            format!(
+                "{bytes} bytes, telegram-like frames rejected ({}): the bytes are damaged before \
+                 they reach the network; check the source's serial settings (115200 8N1 for \
+                 DSMR 4/5, 9600 7E1 for DSMR 2.2/3.0) and its cable",
+                rejects_by_reason(&rejects)
+            )
+        } else {
+            format!(
+                "{bytes} bytes but nothing that looks like a telegram: is this the port of the \
+                 raw P1 stream (not a web page, MQTT or a JSON API), and does the source send \
+                 telegrams unmodified?"
+            )
+        };
+        Some(format!(
+            "no valid telegram for {secs}s from {source}: {diagnosis}"
+        ))
+    }
+
+    /// The warning to log once the quiet period reaches [`SILENCE_LIMIT`].
+    pub fn check(&mut self, now: Instant, stats: &Stats, settings: &str) -> Option<String> {
+        let (bytes, rejects) = self.due(now, stats)?;
         let secs = SILENCE_LIMIT.as_secs();
         let diagnosis = if bytes == 0 {
             "no bytes at all: is the meter's Data Request line (RJ12 pin 2) powered, \
@@ -129,5 +163,40 @@ mod tests {
             msg.contains("700 bytes") && msg.contains("inverted") && msg.contains("9600 7E1"),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn network_sources_get_their_own_diagnosis() {
+        let t0 = Instant::now();
+        let mut stats = Stats::new(t0);
+        let mut silence = Silence::default();
+        let src = "tcp://esp:23";
+        silence.restart(t0, &stats);
+        let msg = silence
+            .check_network(t0 + SILENCE_LIMIT, &stats, src)
+            .unwrap();
+        assert!(msg.contains(src) && msg.contains("not one byte"), "{msg}");
+        assert_eq!(
+            silence.check_network(t0 + SILENCE_LIMIT * 2, &stats, src),
+            None
+        );
+
+        silence.restart(t0, &stats);
+        stats.bytes_in += 900;
+        stats.reject(Reject::Crc);
+        let msg = silence
+            .check_network(t0 + SILENCE_LIMIT, &stats, src)
+            .unwrap();
+        assert!(
+            msg.contains("crc 1") && msg.contains("serial settings"),
+            "{msg}"
+        );
+
+        silence.restart(t0, &stats);
+        stats.bytes_in += 900;
+        let msg = silence
+            .check_network(t0 + SILENCE_LIMIT, &stats, src)
+            .unwrap();
+        assert!(msg.contains("raw P1 stream"), "{msg}");
     }
 }
