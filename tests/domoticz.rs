@@ -1,0 +1,311 @@
+//! Domoticz's "P1 Smart Meter with LAN interface", reading p1mux.
+//!
+//! `DomoticzP1` models Domoticz's TCP reader and P1 parser as
+//! ../shared/reference/domoticz-p1.md describes them (and as
+//! hardware/P1MeterBase.cpp behaves): 4096-byte reads handed to the parser
+//! unchanged; while idle, leading bytes below 0x10 are skipped and the next
+//! byte must be '/', else the whole read is thrown away; after the '!'
+//! line the parser is idle and the rest of that read is dropped; '/' to
+//! '!' must fit in 2000 bytes; the CRC is checked only once a CR was seen.
+//! A gateway that glues telegrams, splits them badly or prepends anything
+//! loses data here, exactly as it would in a real Domoticz.
+
+mod common;
+
+use std::io::Read;
+use std::net::TcpStream;
+use std::path::Path;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use common::*;
+use p1mux::framer::{Event, Framer, Parity, crc16};
+
+/// Domoticz's message buffer: '/' through '!' must fit.
+const MESSAGE_BUFFER: usize = 2000;
+/// Domoticz's line buffer: longer lines are not interpreted.
+const LINE_BUFFER: usize = 128;
+/// Domoticz's read size.
+const READ_SIZE: usize = 4096;
+
+/// Domoticz's P1 parser state, per connection.
+#[derive(Default)]
+struct DomoticzP1 {
+    /// 0 while idle (waiting for a '/' at the start of a read).
+    linecount: usize,
+    /// '/' through '!' of the telegram being assembled.
+    message: Vec<u8>,
+    bang_found: bool,
+    line: Vec<u8>,
+    /// A CR was seen on this connection: only then is the CRC checked.
+    cr_found: bool,
+    /// Telegrams accepted, '/' through '!'.
+    accepted: Vec<Vec<u8>>,
+    /// Telegrams that started but were dismissed (CRC, oversize).
+    dismissed: usize,
+    /// Reads thrown away whole because they did not begin with '/'.
+    reads_ignored: usize,
+}
+
+impl DomoticzP1 {
+    /// One read's worth of bytes, as P1MeterTCP hands it to ParseData.
+    fn parse(&mut self, data: &[u8]) {
+        let mut i = 0;
+        if self.linecount == 0 {
+            while i < data.len() && data[i] < 0x10 {
+                i += 1;
+            }
+        }
+        if i < data.len() && data[i] == b'/' {
+            self.linecount = 1;
+            self.message.clear();
+            self.line.clear();
+            self.bang_found = false;
+        } else if self.linecount == 0 {
+            self.reads_ignored += usize::from(i < data.len());
+            return;
+        }
+        // Assemble '/' .. '!' in the message buffer.
+        while i < data.len() && !self.bang_found && self.message.len() < MESSAGE_BUFFER {
+            self.message.push(data[i]);
+            self.bang_found = data[i] == b'!';
+            i += 1;
+        }
+        if self.message.len() == MESSAGE_BUFFER {
+            self.dismissed += 1;
+            self.linecount = 0;
+            return;
+        }
+        // Then the lines, from the start of the read.
+        for &c in data {
+            if self.linecount == 0 {
+                // After the '!' line: the rest of this read is dropped.
+                return;
+            }
+            match c {
+                b'\r' => self.cr_found = true,
+                b'\n' => {
+                    self.linecount += 1;
+                    if !self.line.is_empty() && self.line.len() < LINE_BUFFER {
+                        self.end_line();
+                    }
+                    self.line.clear();
+                }
+                _ if self.line.len() < LINE_BUFFER => self.line.push(c),
+                _ => {}
+            }
+        }
+    }
+
+    fn end_line(&mut self) {
+        if self.line[0] != b'!' {
+            return;
+        }
+        if !self.crc_ok() {
+            self.dismissed += 1;
+        } else {
+            self.accepted.push(self.message.clone());
+        }
+        self.linecount = 0;
+    }
+
+    fn crc_ok(&self) -> bool {
+        let digits = &self.line[1..];
+        if digits.is_empty() {
+            return true; // DSMR 2.2/3.0
+        }
+        if digits.len() > 4 {
+            return false; // "trailing characters"
+        }
+        if !self.cr_found {
+            return true; // "middleware that changes the message content"
+        }
+        let sent = std::str::from_utf8(digits)
+            .ok()
+            .and_then(|s| u16::from_str_radix(s, 16).ok());
+        sent == Some(crc16(&self.message))
+    }
+}
+
+/// '/' through '!' of a whole telegram: what Domoticz keeps of it.
+fn through_bang(telegram: &[u8]) -> &[u8] {
+    let bang = telegram.iter().rposition(|&b| b == b'!').unwrap();
+    &telegram[..=bang]
+}
+
+#[test]
+fn the_model_loses_what_domoticz_loses() {
+    let (a, b) = (SAMPLES[5], SAMPLES[6]);
+    let mut good = DomoticzP1::default();
+    good.parse(a);
+    good.parse(b"\r\n");
+    good.parse(b);
+    assert_eq!(good.accepted, vec![through_bang(a), through_bang(b)]);
+
+    // A byte-stream gateway: the tail of one telegram and the head of the
+    // next in one read loses the second; a banner loses the first.
+    let mut glued = DomoticzP1::default();
+    let cut = 300;
+    glued.parse(&a[..cut]);
+    glued.parse(&[&a[cut..], &b[..cut]].concat());
+    glued.parse(&b[cut..]);
+    assert_eq!(glued.accepted, vec![through_bang(a)]);
+    assert_eq!(glued.reads_ignored, 1);
+    let mut banner = DomoticzP1::default();
+    banner.parse(&[b"Welcome to ser2net\r\n".as_slice(), a].concat());
+    assert!(banner.accepted.is_empty());
+
+    // A corrupted telegram is dismissed; one without CRs skips the check.
+    let mut crc = DomoticzP1::default();
+    crc.parse(&corrupt(a));
+    assert_eq!((crc.accepted.len(), crc.dismissed), (0, 1));
+    let mut oversize = DomoticzP1::default();
+    let big: Vec<u8> = [&a[..200], &vec![b'x'; 2000], &a[200..]].concat();
+    oversize.parse(&big);
+    assert_eq!((oversize.accepted.len(), oversize.dismissed), (0, 1));
+}
+
+/// The 566 telegrams of one real meter's capture, as it sent them.
+fn meter_telegrams() -> Vec<Vec<u8>> {
+    let mut telegrams = Vec::new();
+    Framer::new(Parity::None).push(CAPTURE, |event| {
+        if let Event::Telegram(t) = event {
+            telegrams.push(t.bytes.to_vec());
+        }
+    });
+    assert_eq!(telegrams.len(), 566);
+    telegrams
+}
+
+/// A Domoticz instance reading p1mux on its own thread until `want`
+/// telegrams were accepted, or nothing arrived for PATIENCE.
+fn domoticz(port: u16, want: usize) -> JoinHandle<DomoticzP1> {
+    let mut stream = connect(port);
+    thread::spawn(move || {
+        let mut parser = DomoticzP1::default();
+        let mut buf = [0u8; READ_SIZE];
+        while parser.accepted.len() < want {
+            match stream.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => parser.parse(&buf[..n]),
+            }
+        }
+        parser
+    })
+}
+
+/// Connects `n` Domoticz instances and waits until p1mux has them all.
+fn connect_domoticz(
+    p1mux: &P1mux,
+    port: u16,
+    n: usize,
+    want: usize,
+) -> Vec<JoinHandle<DomoticzP1>> {
+    let readers = (0..n).map(|_| domoticz(port, want)).collect();
+    let mut connected = 0;
+    while connected < n {
+        p1mux.wait_for(" connected (");
+        connected += 1;
+    }
+    readers
+}
+
+fn assert_all_delivered(readers: Vec<JoinHandle<DomoticzP1>>, sent: &[Vec<u8>]) {
+    let want: Vec<&[u8]> = sent.iter().map(|t| through_bang(t)).collect();
+    for (i, reader) in readers.into_iter().enumerate() {
+        let d = reader.join().unwrap();
+        let got: Vec<&[u8]> = d.accepted.iter().map(Vec::as_slice).collect();
+        let lost = want.len() - got.len().min(want.len());
+        assert!(
+            got == want,
+            "Domoticz {i}: {} of {} telegrams, {lost} lost, {} dismissed, {} reads ignored",
+            got.len(),
+            want.len(),
+            d.dismissed,
+            d.reads_ignored
+        );
+    }
+}
+
+/// p1mux on a pty at a fixed 115200 8N1, as for a DSMR 5 meter.
+fn start(device: &Path) -> (P1mux, u16) {
+    let device = device.to_str().unwrap();
+    let p1mux = P1mux::serve(&["--device", device, "--baud", "115200", "--no-replay"]);
+    let port = p1mux.port();
+    (p1mux, port)
+}
+
+/// Sends `telegrams` one by one with an idle gap after each, as a meter
+/// does between its 1 s (or 10 s) telegrams. The gap is shortened to keep
+/// the suite fast; the reader is idle in it all the same.
+/// `P1MUX_DOMOTICZ_GAP_MS=1000` runs it at a real meter's pace.
+fn send_paced(pty: &mut Pty, telegrams: &[Vec<u8>]) {
+    let gap = std::env::var("P1MUX_DOMOTICZ_GAP_MS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(50);
+    for telegram in telegrams {
+        pty.write(telegram);
+        thread::sleep(Duration::from_millis(gap));
+    }
+}
+
+#[test]
+fn a_thousand_telegrams_at_a_meters_pace_reach_three_domoticz() {
+    let pty = Pty::open();
+    let (p1mux, port) = start(&pty.slave_path);
+    p1mux.wait_for("opened ");
+    let sent: Vec<Vec<u8>> = meter_telegrams().into_iter().cycle().take(1000).collect();
+    let readers = connect_domoticz(&p1mux, port, 3, sent.len());
+    let mut pty = pty;
+    send_paced(&mut pty, &sent);
+    assert_all_delivered(readers, &sent);
+}
+
+#[test]
+fn a_thousand_telegrams_back_to_back_at_line_rate_reach_three_domoticz() {
+    // A meter sending without pause: 115200 baud is 11520 bytes/s, handed
+    // over by the USB adapter in 64-byte pieces.
+    let pty = Pty::open();
+    let (p1mux, port) = start(&pty.slave_path);
+    p1mux.wait_for("opened ");
+    let sent: Vec<Vec<u8>> = meter_telegrams().into_iter().cycle().take(1000).collect();
+    let readers = connect_domoticz(&p1mux, port, 3, sent.len());
+    let stream = sent.concat();
+    let mut pty = pty;
+    let start = Instant::now();
+    for (i, piece) in stream.chunks(64).enumerate() {
+        pty.write(piece);
+        let due = Duration::from_secs_f64(((i + 1) * 64) as f64 / 11520.0);
+        thread::sleep(due.saturating_sub(start.elapsed()));
+    }
+    assert_all_delivered(readers, &sent);
+}
+
+#[test]
+fn domoticz_loses_nothing_across_an_unplug() {
+    let dir = TempDir::new("domoticz-replug");
+    let link = dir.0.join("p1");
+    let mut pty = Pty::open();
+    point_symlink(&link, &pty.slave_path);
+    let (p1mux, port) = start(&link);
+    let link_str = link.to_str().unwrap();
+    p1mux.wait_for(&format!("opened {link_str}"));
+    let telegrams = meter_telegrams();
+    let (before, after) = (&telegrams[..100], &telegrams[100..200]);
+    let readers = connect_domoticz(&p1mux, port, 2, 200);
+
+    send_paced(&mut pty, before);
+    // Unplugged in the middle of a telegram; it comes back as another tty.
+    pty.write(&telegrams[200][..400]);
+    std::fs::remove_file(&link).unwrap();
+    drop(pty);
+    p1mux.wait_for(&format!("lost {link_str}"));
+    let mut pty = Pty::open();
+    point_symlink(&link, &pty.slave_path);
+    p1mux.wait_for(&format!("opened {link_str}"));
+    send_paced(&mut pty, after);
+
+    let sent: Vec<Vec<u8>> = before.iter().chain(after).cloned().collect();
+    assert_all_delivered(readers, &sent);
+}

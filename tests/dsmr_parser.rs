@@ -1,0 +1,203 @@
+//! Home Assistant's DSMR integration reading p1mux: the Python library it
+//! uses, dsmr_parser, connects with its TCP reader (connection type
+//! "network") and must parse exactly the values the meter sent.
+//!
+//! Needs a Python with dsmr_parser: `P1MUX_PYTHON` names it (`.ci/run`
+//! makes a throwaway virtualenv), else `python3`. Without dsmr_parser the
+//! tests say so and pass, unless `P1MUX_REQUIRE_DSMR_PARSER=1` (set by
+//! `.ci/run`), where its absence fails them.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::thread;
+use std::time::Duration;
+
+use common::*;
+
+const READER: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/consumers/dsmr_parser_reader.py"
+);
+
+fn python() -> Option<String> {
+    let python = std::env::var("P1MUX_PYTHON").unwrap_or_else(|_| "python3".into());
+    let has_it = Command::new(&python)
+        .args(["-c", "import dsmr_parser"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if has_it {
+        return Some(python);
+    }
+    let required = std::env::var("P1MUX_REQUIRE_DSMR_PARSER").is_ok_and(|v| v == "1");
+    assert!(
+        !required,
+        "{python} cannot import dsmr_parser, and P1MUX_REQUIRE_DSMR_PARSER=1"
+    );
+    eprintln!("skipped: {python} has no dsmr_parser (pip install dsmr_parser, or run .ci/run)");
+    None
+}
+
+/// The Python reader, killed when dropped.
+struct Reader {
+    child: Child,
+    lines: std::io::Lines<BufReader<ChildStdout>>,
+}
+
+impl Reader {
+    fn start(python: &str, port: u16, version: &str, count: usize) -> Reader {
+        let mut child = Command::new(python)
+            .args([
+                READER,
+                "127.0.0.1",
+                &port.to_string(),
+                version,
+                &count.to_string(),
+            ])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("starting the dsmr_parser reader");
+        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        Reader { child, lines }
+    }
+
+    /// The next line it printed; the script times out by itself.
+    fn line(&mut self) -> String {
+        match self.lines.next() {
+            Some(Ok(line)) => line,
+            other => panic!("the dsmr_parser reader ended early: {other:?}"),
+        }
+    }
+}
+
+impl Drop for Reader {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The value in the first parentheses group of the line for `obis`, as
+/// dsmr_parser prints a Decimal: no leading zeros, trailing ones kept.
+fn value_of(telegram: &str, obis: &str) -> Option<String> {
+    let line = telegram.lines().find(|l| l.starts_with(obis))?;
+    let inner = line[obis.len()..].strip_prefix('(')?;
+    Some(decimal(inner.split(['*', ')']).next()?))
+}
+
+fn decimal(text: &str) -> String {
+    let trimmed = text.trim_start_matches('0');
+    if trimmed.is_empty() || trimmed.starts_with('.') {
+        format!("0{trimmed}")
+    } else {
+        trimmed.to_string()
+    }
+}
+
+/// The gas meter's reading: DSMR 4/5 put it on the 24.2.1 line of the
+/// M-Bus device that reads m3; DSMR 2.2 on the line after 24.3.0.
+fn gas_of(telegram: &str) -> Option<String> {
+    let lines: Vec<&str> = telegram.lines().collect();
+    for (i, line) in lines.iter().enumerate() {
+        if line.get(3..).is_some_and(|l| l.starts_with(":24.3.0(")) {
+            let next = lines.get(i + 1)?;
+            return Some(decimal(next.trim_matches(['(', ')'])));
+        }
+    }
+    lines
+        .iter()
+        .filter(|l| l.get(3..).is_some_and(|l| l.starts_with(":24.2.1(")))
+        .filter_map(|l| l.strip_suffix("*m3)"))
+        .filter_map(|l| l.rsplit('(').next())
+        .map(decimal)
+        .next_back()
+}
+
+/// What Home Assistant must show for `telegram`.
+fn expected(telegram: &[u8]) -> BTreeMap<String, String> {
+    let text = std::str::from_utf8(telegram).unwrap();
+    let mut want = BTreeMap::new();
+    for (key, obis) in [
+        ("used_t1", "1-0:1.8.1"),
+        ("used_t2", "1-0:1.8.2"),
+        ("delivered_t1", "1-0:2.8.1"),
+        ("delivered_t2", "1-0:2.8.2"),
+        ("power_used", "1-0:1.7.0"),
+        ("power_delivered", "1-0:2.7.0"),
+    ] {
+        want.insert(key.to_string(), value_of(text, obis).unwrap());
+    }
+    want.insert("gas".to_string(), gas_of(text).unwrap());
+    want
+}
+
+fn parse_line(line: &str) -> BTreeMap<String, String> {
+    line.split_whitespace()
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// Sends `telegram` three times through p1mux on a pty, each after noise
+/// and a damaged copy, and checks what dsmr_parser made of each.
+fn check(telegram: &[u8], damaged: &[u8], version: &str, serial: &[&str]) {
+    let Some(python) = python() else {
+        return;
+    };
+    let mut pty = Pty::open();
+    let device = pty.slave_path.to_str().unwrap().to_string();
+    let mut args = vec!["--device", device.as_str(), "--no-replay"];
+    args.extend_from_slice(serial);
+    let p1mux = P1mux::serve(&args);
+    let port = p1mux.port();
+    p1mux.wait_for("opened ");
+
+    let mut reader = Reader::start(&python, port, version, 3);
+    assert_eq!(reader.line(), "connected");
+    p1mux.wait_for(" connected (");
+    let want = expected(telegram);
+    for _ in 0..3 {
+        pty.write(b"\r\n\x00noise\r\n");
+        pty.write(damaged);
+        pty.write(telegram);
+        thread::sleep(Duration::from_millis(100));
+    }
+    for i in 0..3 {
+        let got = parse_line(&reader.line());
+        assert_eq!(got, want, "telegram {i}, DSMR {version}");
+    }
+}
+
+#[test]
+fn dsmr_2_2_through_home_assistants_parser() {
+    // No CRC: the damage p1mux can catch is a parity error, which a
+    // driver honouring 7E1 delivers as NUL.
+    let mut damaged = SAMPLES[0].to_vec();
+    damaged[200] = 0;
+    let serial = ["--baud", "9600", "--framing", "7e1"];
+    check(SAMPLES[0], &damaged, "2.2", &serial);
+}
+
+#[test]
+fn dsmr_4_2_through_home_assistants_parser() {
+    check(SAMPLES[3], &corrupt(SAMPLES[3]), "4", &["--baud", "115200"]);
+}
+
+#[test]
+fn dsmr_5_0_through_home_assistants_parser() {
+    check(SAMPLES[5], &corrupt(SAMPLES[5]), "5", &["--baud", "115200"]);
+}
+
+#[test]
+fn values_are_read_from_the_telegram_text() {
+    let want = expected(SAMPLES[0]);
+    assert_eq!(want["used_t1"], "16719.940");
+    assert_eq!(want["power_used"], "0.89");
+    assert_eq!(want["gas"], "13368.864");
+    let want = expected(SAMPLES[5]);
+    assert_eq!(want["delivered_t2"], "0.000");
+    assert_eq!(want["gas"], "246.138");
+}
