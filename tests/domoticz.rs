@@ -13,7 +13,6 @@
 mod common;
 
 use std::io::Read;
-use std::net::TcpStream;
 use std::path::Path;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
