@@ -540,3 +540,50 @@ fn allow_limits_who_may_connect_ipv4_mapped_included() {
     p1mux.wait_for("refused 127.0.0.1:");
     assert_closed(&mut stranger);
 }
+
+#[test]
+fn clients_that_half_close_reset_or_vanish_hurt_nobody() {
+    let (p1mux, mut pty, port) = start(&["--no-replay"]);
+    let sockets_before = sockets(p1mux.pid());
+    let mut reader = p1mux.connect(port);
+    // Half-closes its side at once (as `ncat < /dev/null` does).
+    let half = p1mux.connect(port);
+    half.shutdown(std::net::Shutdown::Write).unwrap();
+    // Vanishes with a reset instead of a FIN (SO_LINGER 0).
+    let reset = p1mux.connect(port);
+    socket2::SockRef::from(&reset)
+        .set_linger(Some(Duration::ZERO))
+        .unwrap();
+    drop(reset);
+    // Connects and is never heard of again: no reads, no close (a peer
+    // that lost power looks the same until keepalive gives up on it).
+    let _ghost = p1mux.connect(port);
+
+    let mut expected = Vec::new();
+    for sample in &SAMPLES[2..] {
+        pty.write(sample);
+        expected.extend_from_slice(sample);
+    }
+    assert_eq!(read_exact(&mut reader, expected.len()), expected);
+    p1mux.signal(libc::SIGUSR1);
+    let stats = p1mux.wait_for("stats:");
+    assert!(stats.contains("clients 2 "), "{stats}");
+    let log = p1mux.log_text();
+    let half_gone = format!("client {} disconnected: closed", half.local_addr().unwrap());
+    assert!(log.contains(&half_gone), "{log}");
+    assert_eq!(log.matches("Connection reset by peer").count(), 1, "{log}");
+    assert_eq!(
+        sockets(p1mux.pid()),
+        sockets_before + 2,
+        "only the reader and the silent client hold sockets"
+    );
+}
+
+/// How many sockets a process holds.
+fn sockets(pid: i32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter(|target| target.to_string_lossy().starts_with("socket:"))
+        .count()
+}
