@@ -366,7 +366,11 @@ impl Gateway {
             }
             Meter::Demo(_) => (None, None),
         };
-        if let Some(detector) = detector.as_mut() {
+        // Byte classes matter only while detecting: once locked, the
+        // framer's events say all there is to know.
+        if let Some(detector) = detector.as_mut()
+            && !detector.locked()
+        {
             detector.bytes(bytes);
         }
         stats.bytes_in += bytes.len() as u64;

@@ -184,8 +184,18 @@ impl SimulatedMeter {
                 }
                 let rx = receiver_of(master.as_raw_fd(), ignores_parity);
                 let bytes = render(telegram, meter, rx);
-                if std::io::Write::write_all(&mut master, &bytes).is_err() {
-                    return;
+                // A real UART decodes each character with the settings of
+                // the moment: once p1mux switches, no more bytes rendered for
+                // the old settings may arrive. The rest of this telegram is
+                // lost to the switch, as it would be on the wire.
+                for piece in bytes.chunks(64) {
+                    let now = receiver_of(master.as_raw_fd(), ignores_parity);
+                    if (now.baud, now.seven_e1) != (rx.baud, rx.seven_e1) {
+                        break;
+                    }
+                    if std::io::Write::write_all(&mut master, piece).is_err() {
+                        return;
+                    }
                 }
                 // Sleep in slices so that a drop stops the meter promptly.
                 let mut left = interval;
