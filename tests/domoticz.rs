@@ -176,6 +176,9 @@ fn meter_telegrams() -> Vec<Vec<u8>> {
     telegrams
 }
 
+/// Domoticz instances reading p1mux, each on its own thread.
+type Readers = Vec<JoinHandle<DomoticzP1>>;
+
 /// A Domoticz instance reading p1mux on its own thread until `want`
 /// telegrams were accepted, or nothing arrived for PATIENCE.
 fn domoticz(port: u16, want: usize) -> JoinHandle<DomoticzP1> {
@@ -194,12 +197,7 @@ fn domoticz(port: u16, want: usize) -> JoinHandle<DomoticzP1> {
 }
 
 /// Connects `n` Domoticz instances and waits until p1mux has them all.
-fn connect_domoticz(
-    p1mux: &P1mux,
-    port: u16,
-    n: usize,
-    want: usize,
-) -> Vec<JoinHandle<DomoticzP1>> {
+fn connect_domoticz(p1mux: &P1mux, port: u16, n: usize, want: usize) -> Readers {
     let readers = (0..n).map(|_| domoticz(port, want)).collect();
     let mut connected = 0;
     while connected < n {
@@ -209,7 +207,7 @@ fn connect_domoticz(
     readers
 }
 
-fn assert_all_delivered(readers: Vec<JoinHandle<DomoticzP1>>, sent: &[Vec<u8>]) {
+fn assert_all_delivered(readers: Readers, sent: &[Vec<u8>]) {
     let want: Vec<&[u8]> = sent.iter().map(|t| through_bang(t)).collect();
     for (i, reader) in readers.into_iter().enumerate() {
         let d = reader.join().unwrap();
@@ -249,14 +247,20 @@ fn send_paced(pty: &mut Pty, telegrams: &[Vec<u8>]) {
     }
 }
 
-#[test]
-fn a_thousand_telegrams_at_a_meters_pace_reach_three_domoticz() {
+/// p1mux on a fresh pty, 1000 of the meter's telegrams to send, and three
+/// Domoticz instances connected and waiting for them.
+fn three_domoticz_and_1000_telegrams() -> (P1mux, Pty, Vec<Vec<u8>>, Readers) {
     let pty = Pty::open();
     let (p1mux, port) = start(&pty.slave_path);
     p1mux.wait_for("opened ");
     let sent: Vec<Vec<u8>> = meter_telegrams().into_iter().cycle().take(1000).collect();
     let readers = connect_domoticz(&p1mux, port, 3, sent.len());
-    let mut pty = pty;
+    (p1mux, pty, sent, readers)
+}
+
+#[test]
+fn a_thousand_telegrams_at_a_meters_pace_reach_three_domoticz() {
+    let (_p1mux, mut pty, sent, readers) = three_domoticz_and_1000_telegrams();
     send_paced(&mut pty, &sent);
     assert_all_delivered(readers, &sent);
 }
@@ -265,13 +269,8 @@ fn a_thousand_telegrams_at_a_meters_pace_reach_three_domoticz() {
 fn a_thousand_telegrams_back_to_back_at_line_rate_reach_three_domoticz() {
     // A meter sending without pause: 115200 baud is 11520 bytes/s, handed
     // over by the USB adapter in 64-byte pieces.
-    let pty = Pty::open();
-    let (p1mux, port) = start(&pty.slave_path);
-    p1mux.wait_for("opened ");
-    let sent: Vec<Vec<u8>> = meter_telegrams().into_iter().cycle().take(1000).collect();
-    let readers = connect_domoticz(&p1mux, port, 3, sent.len());
+    let (_p1mux, mut pty, sent, readers) = three_domoticz_and_1000_telegrams();
     let stream = sent.concat();
-    let mut pty = pty;
     let start = Instant::now();
     for (i, piece) in stream.chunks(64).enumerate() {
         pty.write(piece);
@@ -297,12 +296,7 @@ fn domoticz_loses_nothing_across_an_unplug() {
     send_paced(&mut pty, before);
     // Unplugged in the middle of a telegram; it comes back as another tty.
     pty.write(&telegrams[200][..400]);
-    std::fs::remove_file(&link).unwrap();
-    drop(pty);
-    p1mux.wait_for(&format!("lost {link_str}"));
-    let mut pty = Pty::open();
-    point_symlink(&link, &pty.slave_path);
-    p1mux.wait_for(&format!("opened {link_str}"));
+    let mut pty = replug(&p1mux, &link, pty);
     send_paced(&mut pty, after);
 
     let sent: Vec<Vec<u8>> = before.iter().chain(after).cloned().collect();

@@ -231,12 +231,7 @@ fn run_soak(duration: Duration, churners: usize, idle_for: Duration) {
         // Let p1mux pass on all it has read, then pull the cable mid-telegram.
         wait_delivered(&readers, expected.len());
         pty.write(&SAMPLES[3][..300]);
-        std::fs::remove_file(&link).unwrap();
-        drop(pty);
-        p1mux.wait_for(&format!("lost {link_str}"));
-        pty = Pty::open();
-        point_symlink(&link, &pty.slave_path);
-        p1mux.wait_for(&format!("opened {link_str}"));
+        pty = replug(&p1mux, &link, pty);
         replugs += 1;
     }
     wait_delivered(&readers, expected.len());

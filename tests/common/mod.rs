@@ -304,6 +304,19 @@ pub fn point_symlink(link: &Path, target: &Path) {
     std::fs::rename(&tmp, link).unwrap();
 }
 
+/// Pulls the cable mid-way (the tty behind `link` vanishes, p1mux notices)
+/// and plugs it back in as a new tty behind the same link, which p1mux opens.
+pub fn replug(p1mux: &P1mux, link: &Path, pty: Pty) -> Pty {
+    let shown = link.display().to_string();
+    std::fs::remove_file(link).unwrap();
+    drop(pty);
+    p1mux.wait_for(&format!("lost {shown}"));
+    let pty = Pty::open();
+    point_symlink(link, &pty.slave_path);
+    p1mux.wait_for(&format!("opened {shown}"));
+    pty
+}
+
 /// What a UART set to 8N1 delivers for a meter sending 7E1: the even parity
 /// bit lands in bit 7.
 pub fn with_parity_bit(data: &[u8]) -> Vec<u8> {
