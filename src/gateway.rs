@@ -399,6 +399,13 @@ impl Gateway {
                                 ""
                             }
                         );
+                        // Another p1mux (or any gateway that replays) sends
+                        // its last telegram on connect: after a reconnect,
+                        // that is one the clients already have.
+                        if hub.is_last(telegram.bytes) {
+                            debug!("{}: skipped a replayed telegram", input.source);
+                            return;
+                        }
                     }
                     stats.telegrams += 1;
                     silence.restart(now, stats);

@@ -341,6 +341,13 @@ impl Hub {
         self.last = Some((telegram, now));
     }
 
+    /// Whether `telegram` is the one forwarded last, byte for byte.
+    pub fn is_last(&self, telegram: &[u8]) -> bool {
+        self.last
+            .as_ref()
+            .is_some_and(|(last, _)| **last == *telegram)
+    }
+
     /// Queues `telegram` for every client and writes it where the socket has room.
     pub fn broadcast(&mut self, registry: &Registry, telegram: &Rc<[u8]>, now: Instant) {
         self.stats.broadcasts += 1;

@@ -32,6 +32,9 @@ pub enum OpenError {
     Missing,
     /// The user may not open it.
     PermissionDenied,
+    /// A device policy forbids it whatever the file's permissions say:
+    /// systemd's DevicePolicy/DeviceAllow, or a container's device list.
+    NotAllowed,
     /// Another program holds it (ser2net, ModemManager probing, another p1mux).
     Busy,
     /// The path exists but is no serial device.
@@ -52,6 +55,12 @@ impl OpenError {
                 "opening {path}: permission denied; add the user running p1mux to the dialout group \
                  (sudo usermod -aG dialout $USER, then log in again) or fix the device's udev rule"
             ),
+            OpenError::NotAllowed => format!(
+                "opening {path}: operation not permitted by a device policy: under systemd, \
+                 DeviceAllow= must cover this device's class (contrib/systemd/p1mux.service \
+                 allows char-ttyUSB, char-ttyACM, char-ttyAMA and char-ttyS); in a container, \
+                 pass the device in"
+            ),
             OpenError::Busy => format!(
                 "opening {path}: in use by another program (ser2net, ModemManager, another p1mux?); \
                  stop it, or point it at p1mux's TCP port instead"
@@ -65,7 +74,10 @@ impl OpenError {
     /// Later, once running, everything is retried: after a replug udev may
     /// need a moment before the device gets its group and mode.
     pub fn fatal_at_startup(&self) -> bool {
-        matches!(self, OpenError::PermissionDenied | OpenError::NotSerial)
+        matches!(
+            self,
+            OpenError::PermissionDenied | OpenError::NotAllowed | OpenError::NotSerial
+        )
     }
 }
 
@@ -109,6 +121,8 @@ pub fn open(path: &Path, setting: Setting) -> Result<TTYPort, OpenError> {
             {
                 OpenError::NotSerial
             }
+            // EPERM, not EACCES: the file's mode would allow it.
+            _ if e.description.contains("Operation not permitted") => OpenError::NotAllowed,
             _ => OpenError::Other(e.description),
         })?;
     set_nonblocking(port.as_raw_fd())
@@ -153,6 +167,9 @@ pub struct SerialInput {
     backoff: Duration,
     /// The current outage was logged; further failed attempts log at debug.
     outage_logged: bool,
+    /// An open was tried before: the first failure may end start-up, and
+    /// then "retrying" would be wrong.
+    tried: bool,
     token: Token,
 }
 
@@ -174,6 +191,7 @@ impl SerialInput {
             retry_at: now,
             backoff: FIRST_BACKOFF,
             outage_logged: false,
+            tried: false,
             token,
         }
     }
@@ -208,6 +226,7 @@ impl SerialInput {
     /// Tries to open the port now. On failure, schedules the next attempt
     /// and logs the first failure of an outage at warn, later ones at debug.
     pub fn try_open(&mut self, registry: &Registry, now: Instant) -> Result<(), OpenError> {
+        let first = !std::mem::replace(&mut self.tried, true);
         match open(&self.path, self.setting) {
             Ok(port) => {
                 let fd = port.as_raw_fd();
@@ -224,6 +243,10 @@ impl SerialInput {
                 Ok(())
             }
             Err(e) => {
+                if first && e.fatal_at_startup() {
+                    // The caller ends start-up with its own message.
+                    return Err(e);
+                }
                 if self.outage_logged {
                     debug!("{}", e.describe(&self.path));
                 } else {

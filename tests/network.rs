@@ -127,3 +127,29 @@ fn usage_errors_for_network_sources() {
         assert_eq!(status.code(), Some(2), "{args:?}: {}", p1mux.log_text());
     }
 }
+
+#[test]
+fn behind_another_p1mux_a_reconnect_repeats_nothing() {
+    // The upstream p1mux replays its last telegram to a new connection;
+    // after a reconnect the downstream's clients have that one already.
+    let mut pty = Pty::open();
+    let device = pty.slave_path.to_str().unwrap().to_string();
+    let upstream = P1mux::serve(&["--device", &device, "--baud", "115200"]);
+    let up_port = upstream.port();
+    upstream.wait_for(&format!("opened {device}"));
+    let source = format!("tcp://127.0.0.1:{up_port}");
+    let downstream = P1mux::serve(&["--device", &source]);
+    let port = downstream.port();
+    downstream.wait_for(&format!("connected to {source}"));
+    upstream.wait_for(" connected (1 connected)");
+    let mut client = downstream.connect(port);
+
+    let (a, b) = (SAMPLES[5], SAMPLES[6]);
+    pty.write(a);
+    assert_eq!(read_exact(&mut client, a.len()), a);
+    downstream.signal(libc::SIGHUP);
+    downstream.wait_for(&format!("connected to {source}"));
+    downstream.wait_for("skipped a replayed telegram");
+    pty.write(b);
+    assert_eq!(read_exact(&mut client, b.len()), b, "b, not a again");
+}

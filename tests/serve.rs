@@ -311,6 +311,8 @@ fn permission_denied_exits_with_the_dialout_hint() {
     assert!(line.contains("dialout"), "{line}");
     let status = p1mux.wait_exit(PATIENCE).expect("exits");
     assert_eq!(status.code(), Some(1));
+    let log = p1mux.log_text();
+    assert!(!log.contains("retrying"), "it does not retry: {log}");
 }
 
 #[test]
