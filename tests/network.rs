@@ -153,3 +153,49 @@ fn behind_another_p1mux_a_reconnect_repeats_nothing() {
     pty.write(b);
     assert_eq!(read_exact(&mut client, b.len()), b, "b, not a again");
 }
+
+#[test]
+fn a_connect_that_hangs_is_given_up_and_retried() {
+    // A listener whose accept queue is full drops new SYNs: the connect
+    // neither succeeds nor fails, as with a dongle behind a dropping
+    // firewall.
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket
+        .bind(
+            &"127.0.0.1:0"
+                .parse::<std::net::SocketAddr>()
+                .unwrap()
+                .into(),
+        )
+        .unwrap();
+    socket.listen(0).unwrap();
+    let dongle: TcpListener = socket.into();
+    let dongle_port = dongle.local_addr().unwrap().port();
+    let mut queue = Vec::new();
+    // Fill the queue; later connects time out instead of completing.
+    for _ in 0..8 {
+        let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        s.set_nonblocking(true).unwrap();
+        let addr: std::net::SocketAddr = ([127, 0, 0, 1], dongle_port).into();
+        let _ = s.connect(&addr.into());
+        queue.push(s);
+    }
+    let device = format!("tcp://127.0.0.1:{dongle_port}");
+    let p1mux = P1mux::serve(&["--device", &device]);
+    let port = p1mux.port();
+    // CONNECT_TIMEOUT is 10 s.
+    let line = p1mux.wait_longer_for("connection timed out", PATIENCE * 2);
+    assert!(line.contains(&device), "{line}");
+    // Room again: the next attempt gets through.
+    drop(queue);
+    dongle.set_nonblocking(true).unwrap();
+    while let Ok((stale, _)) = dongle.accept() {
+        drop(stale);
+    }
+    dongle.set_nonblocking(false).unwrap();
+    let mut source = accept_within(&dongle);
+    p1mux.wait_for(&format!("connected to {device}"));
+    let mut client = p1mux.connect(port);
+    send_in_pieces(&mut source, SAMPLES[5]);
+    assert_eq!(read_exact(&mut client, SAMPLES[5].len()), SAMPLES[5]);
+}

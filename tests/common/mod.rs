@@ -166,7 +166,12 @@ impl P1mux {
 
     /// Waits for a log line containing `needle` (lines before it are skipped).
     pub fn wait_for(&self, needle: &str) -> String {
-        let deadline = Instant::now() + PATIENCE;
+        self.wait_longer_for(needle, PATIENCE)
+    }
+
+    /// [`P1mux::wait_for`], for something that takes `patience` by design.
+    pub fn wait_longer_for(&self, needle: &str, patience: Duration) -> String {
+        let deadline = Instant::now() + patience;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.lines.recv_timeout(left) {
