@@ -79,6 +79,9 @@ struct Gateway {
     /// The demo meter's first telegram was logged.
     announced: bool,
     next_tick: Instant,
+    /// Where meter bytes are read to: allocated once, not zeroed at every
+    /// wake-up (a USB adapter wakes the loop some 17 times per telegram).
+    read_buf: Box<[u8]>,
 }
 
 /// Runs the gateway until SIGTERM or SIGINT. Returns an error only when it
@@ -168,6 +171,7 @@ pub fn run(config: Config) -> Result<(), StartError> {
         meter_pending: false,
         announced: false,
         next_tick: now + TICK,
+        read_buf: vec![0; 16 * 1024].into_boxed_slice(),
     };
     if matches!(&gateway.meter, Meter::Serial { input, .. } if input.is_open()) {
         gateway.silence.restart(now, &gateway.stats);
@@ -312,12 +316,23 @@ impl Gateway {
     /// Reads the port until it has nothing more, it is lost, or the budget is spent.
     fn read_meter(&mut self, now: Instant) {
         self.meter_pending = false;
-        let mut buf = [0u8; 16 * 1024];
+        // Taken out of self for the loop, so that feed() can borrow self.
+        // Empty only inside a read already under way, which goes on reading:
+        // a zero-length read would look like a hang-up.
+        if self.read_buf.is_empty() {
+            return;
+        }
+        let mut buf = std::mem::take(&mut self.read_buf);
+        self.read_meter_into(&mut buf, now);
+        self.read_buf = buf;
+    }
+
+    fn read_meter_into(&mut self, buf: &mut [u8], now: Instant) {
         let mut taken = 0;
         loop {
             let read = match &mut self.meter {
-                Meter::Serial { input, .. } => input.read(&mut buf),
-                Meter::Network { input, .. } => input.read(&mut buf),
+                Meter::Serial { input, .. } => input.read(buf),
+                Meter::Network { input, .. } => input.read(buf),
                 Meter::Demo(_) => return,
             };
             match read {
