@@ -346,6 +346,10 @@ fn mixed() -> impl Strategy<Value = Vec<u8>> {
     let token = prop::sample::select(vec![
         &b"\r\n"[..],
         b"\n",
+        b"\r",
+        b"\r!",
+        b"\r/",
+        b"\r\xAF",
         b"\r\n!",
         b"!",
         b"/",
@@ -372,8 +376,14 @@ fn mixed() -> impl Strategy<Value = Vec<u8>> {
         let at = at.index(CAPTURE.len());
         CAPTURE[at..(at + len).min(CAPTURE.len())].to_vec()
     });
+    // Bytes the rules look at, densely.
+    let specials = prop::collection::vec(
+        prop::sample::select(&b"\r\n!//\xAF\x8D\x8A1A\x00\xB1"[..]),
+        0..60,
+    );
     let piece = prop_oneof![
         3 => telegram,
+        2 => specials,
         3 => damaged,
         1 => edge,
         4 => token,
@@ -392,8 +402,13 @@ proptest! {
         input in mixed(),
         even in any::<bool>(),
         cuts in prop::collection::vec((any::<usize>(), prop::bool::weighted(0.1)), 0..16),
+        small_reads in prop::option::weighted(0.25, 1..9usize),
     ) {
         let parity = if even { Parity::Even } else { Parity::None };
+        let mut cuts = cuts;
+        if let Some(read) = small_reads {
+            cuts.extend((read..input.len()).step_by(read).map(|c| (c, false)));
+        }
         differential(parity, &input, &cuts);
     }
 
