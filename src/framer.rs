@@ -4,14 +4,30 @@
 //! rule here is tested by feeding bytes. A telegram runs from '/' to the end of
 //! its '!' line (`!` + 0-4 hex digits of CRC-16/ARC + CRLF). Anything between
 //! telegrams is noise and is dropped.
+//!
+//! The common path works on runs of bytes, not byte by byte: `memchr` finds
+//! the next '/' between telegrams and the next '/' or '!' inside one (only at
+//! a line start do they mean anything), each run is checked in one pass that
+//! the compiler vectorises, copied in one go, and the CRC is computed with
+//! 16 tables at the end. Everything else (the '!' line, the byte that ends a
+//! frame) goes through the byte-at-a-time state machine that defines the
+//! rules. tests/properties.rs holds the fast path to exactly what that state
+//! machine alone said, for any input split anywhere.
 
-use crc::{CRC_16_ARC, Crc};
+use crc::{CRC_16_ARC, Crc, Table};
+use memchr::{memchr, memchr2};
 
 /// Longest frame kept. Real telegrams are 0.4-5 KB; past this the stream is
 /// garbage or the '!' line was lost, and waiting longer only delays resync.
 pub const MAX_FRAME: usize = 8192;
 
-const CRC16: Crc<u16> = Crc::<u16>::new(&CRC_16_ARC);
+/// Slice-by-16 tables (8 KiB, built at compile time): a telegram's CRC
+/// costs about a cycle per byte. A `static`, so the tables exist once.
+static CRC16: Crc<u16, Table<16>> = Crc::<u16, Table<16>>::new(&CRC_16_ARC);
+
+/// Bytes checked at a time inside a frame: a few lines. Larger blocks cost
+/// fewer calls per telegram; smaller ones waste less past a frame's end.
+const BLOCK: usize = 256;
 
 /// How the bytes from the port are to be read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -176,26 +192,123 @@ impl Framer {
     pub fn push(&mut self, input: &[u8], mut sink: impl FnMut(Event<'_>)) {
         let mut i = 0;
         while i < input.len() {
-            if self.state == State::Idle {
-                let parity = self.parity;
-                match input[i..].iter().position(|&b| is_start(parity, b)) {
-                    None => {
-                        self.noise += (input.len() - i) as u64;
+            match self.state {
+                State::Idle => {
+                    let rest = &input[i..];
+                    let start = match self.parity {
+                        Parity::None => memchr(b'/', rest),
+                        Parity::Even => memchr2(b'/', 0xAF, rest),
+                    };
+                    let Some(skip) = start else {
+                        self.noise += rest.len() as u64;
                         return;
+                    };
+                    self.noise += skip as u64;
+                    self.begin(rest[skip]);
+                    i += skip + 1;
+                }
+                State::Body { line_start } => i += self.body(&input[i..], line_start, &mut sink),
+                State::Trailer { .. } | State::TrailerCr { .. } => {
+                    if self.step(input[i], &mut sink) {
+                        i += 1;
                     }
-                    Some(skip) => {
-                        self.noise += skip as u64;
-                        self.begin(input[i + skip]);
-                        i += skip + 1;
-                        continue;
-                    }
+                    // else: the frame was abandoned and this byte is looked
+                    // at again from Idle, where it may start the next telegram.
                 }
             }
-            if self.step(input[i], &mut sink) {
-                i += 1;
+        }
+    }
+
+    /// The fast path through header and data lines: takes the run of bytes
+    /// up to the next '/' or '!' that begins a line, the first byte that
+    /// fails its check, or [`MAX_FRAME`], whichever comes first; copies the
+    /// good run whole and leaves that byte to [`Framer::step`] or rejects
+    /// on it. Returns how many bytes of `rest` (not empty) were used.
+    fn body(&mut self, rest: &[u8], line_start: bool, sink: &mut impl FnMut(Event<'_>)) -> usize {
+        let room = MAX_FRAME - self.buf.len();
+        if room == 0 {
+            // The next byte is either bad (its reason wins) or one too many.
+            return usize::from(self.step(rest[0], sink));
+        }
+        let span = &rest[..rest.len().min(room)];
+        // '/' and '!' only ever decode from these raw bytes: the other
+        // forms (0x2F with parity in bit 7, 0xA1, 0xAF without) fail the
+        // byte check, and the first byte that fails decides the reject.
+        let slash = if self.bit7_parity { 0xAF } else { b'/' };
+        // Block by block, so that the work done past where the run ends is
+        // bounded by a block: checking all of `span` first would cost a
+        // read's worth per telegram, and per false start in binary noise.
+        let mut good = 0;
+        let (end, bad) = loop {
+            let block = &span[good..span.len().min(good + BLOCK)];
+            let bad = self.first_bad(block);
+            let checked = good + bad.map_or(block.len(), |(at, _)| at);
+            // A '/' or '!' that begins a line ends the run; inside a line it
+            // is data. LF has one raw form too (0x0A; 0x8A has odd parity).
+            let mut from = good;
+            let special = loop {
+                let Some(at) = memchr2(slash, b'!', &span[from..checked]) else {
+                    break None;
+                };
+                let at = from + at;
+                if (at == 0 && line_start) || (at > 0 && span[at - 1] == b'\n') {
+                    break Some(at);
+                }
+                from = at + 1;
+            };
+            if let Some(at) = special {
+                break (at, None);
             }
-            // else: the frame was abandoned and this byte is looked at again
-            // from Idle, where it may start the next telegram.
+            if let Some((_, reason)) = bad {
+                break (checked, Some(reason));
+            }
+            good = checked;
+            if good == span.len() {
+                break (good, None);
+            }
+        };
+        if let Some(reason) = bad {
+            // The frame is dropped, so the bytes before it need no copy.
+            self.abandon(reason, sink);
+            // A byte that failed its own check never starts a telegram.
+            return end + 1;
+        }
+        let run = &span[..end];
+        if self.bit7_parity {
+            self.buf.extend(run.iter().map(|&raw| raw & 0x7F));
+        } else {
+            self.buf.extend_from_slice(run);
+        }
+        if let Some(&last) = run.last() {
+            self.state = State::Body {
+                line_start: last == b'\n',
+            };
+        }
+        if end == span.len() {
+            return end;
+        }
+        // A '/' or '!' at a line start, with room for it: a new header or
+        // the '!' line, never an abandon, so the byte is always used.
+        let used = self.step(span[end], sink);
+        debug_assert!(used);
+        end + usize::from(used)
+    }
+
+    /// Where the first byte of `run` that fails [`Framer::decode`] is, and
+    /// why, if any: one vectorised pass over the whole run (normally all
+    /// good), a second one only to find the culprit.
+    fn first_bad(&self, run: &[u8]) -> Option<(usize, Reject)> {
+        let good = if self.bit7_parity {
+            all_even_parity_and_not_nul(run)
+        } else {
+            all_ascii_and_not_nul(run)
+        };
+        if good {
+            None
+        } else {
+            run.iter()
+                .enumerate()
+                .find_map(|(at, &raw)| self.decode(raw).err().map(|reason| (at, reason)))
         }
     }
 
@@ -336,9 +449,42 @@ impl Framer {
     }
 }
 
-/// Whether `raw` may begin a telegram under `parity`.
-fn is_start(parity: Parity, raw: u8) -> bool {
-    raw == b'/' || (parity == Parity::Even && raw == 0xAF)
+/// Every byte is 0x01..=0x7F: no NUL, nothing with bit 7 set. Written as
+/// one reduction without an early exit so that it compiles to SIMD.
+fn all_ascii_and_not_nul(run: &[u8]) -> bool {
+    // raw - 1 wraps 0x00 to 0xFF and maps 0x80..=0xFF to 0x7F..=0xFE.
+    run.iter()
+        .fold(0u8, |max, &raw| max.max(raw.wrapping_sub(1)))
+        < 0x7F
+}
+
+/// Every byte has even parity over its 8 bits and is not NUL once bit 7
+/// is stripped (0x00 only: 0x80 has odd parity). Eight bytes at a time in
+/// a u64 (SWAR), which the compiler vectorises further; the per-byte masks
+/// are applied once, at the end.
+fn all_even_parity_and_not_nul(run: &[u8]) -> bool {
+    const LOW: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let words = run.chunks_exact(8);
+    let tail = words.remainder();
+    let (odd, nul) = words.fold((0u64, 0u64), |(odd, nul), word| {
+        let mut bytes = [0; 8];
+        bytes.copy_from_slice(word);
+        let w = u64::from_le_bytes(bytes);
+        // Bit 0 of each byte becomes the XOR of that byte's 8 bits: it
+        // only depends on bits 0-3 of `w ^ w >> 4`, which hold no bits
+        // shifted in from the next byte.
+        let mut p = w ^ (w >> 4);
+        p ^= p >> 2;
+        p ^= p >> 1;
+        // With HIGH: nonzero exactly when some byte of `w` is zero.
+        (odd | p, nul | (w.wrapping_sub(LOW) & !w))
+    });
+    odd & LOW == 0
+        && nul & HIGH == 0
+        && tail
+            .iter()
+            .all(|&raw| raw != 0 && raw.count_ones().is_multiple_of(2))
 }
 
 /// CRC-16/ARC as DSMR uses it, for tests and tools that build telegrams.
@@ -358,6 +504,35 @@ mod tests {
             Event::Rejected { reason, .. } => bad.push(reason),
         });
         (good, bad)
+    }
+
+    #[test]
+    fn run_checks_agree_with_decode_for_every_byte_anywhere() {
+        // Runs of every length up to 40 around one byte of each value, so
+        // that each lane of the 8-byte words and the tail is hit; '0' is good
+        // in both readings.
+        for bit7_parity in [false, true] {
+            let mut framer = Framer::new(Parity::Even);
+            framer.bit7_parity = bit7_parity;
+            let check = if bit7_parity {
+                all_even_parity_and_not_nul
+            } else {
+                all_ascii_and_not_nul
+            };
+            for raw in 0..=255u8 {
+                let good = framer.decode(raw).is_ok();
+                for len in 1..=40 {
+                    for at in 0..len {
+                        let mut run = vec![b'0'; len];
+                        run[at] = raw;
+                        assert_eq!(check(&run), good, "{raw:#04x} at {at} of {len}");
+                        let bad = framer.first_bad(&run).map(|(at, _)| at);
+                        assert_eq!(bad, (!good).then_some(at), "{raw:#04x} at {at} of {len}");
+                    }
+                }
+            }
+            assert!(check(&[]));
+        }
     }
 
     #[test]
