@@ -381,11 +381,7 @@ impl Gateway {
             }
             Meter::Demo(_) => (None, None),
         };
-        // Byte classes matter only while detecting: once locked, the
-        // framer's events say all there is to know.
-        if let Some(detector) = detector.as_mut()
-            && !detector.locked()
-        {
+        if let Some(detector) = detector.as_mut() {
             detector.bytes(bytes);
         }
         stats.bytes_in += bytes.len() as u64;
