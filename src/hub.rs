@@ -456,9 +456,12 @@ impl Hub {
             } else {
                 String::new()
             };
+            let peer = client.peer;
+            // Closed before the log line says so.
+            drop(client);
             info!(
-                "client {} disconnected: {why}{lost} ({} connected)",
-                client.peer, self.connected
+                "client {peer} disconnected: {why}{lost} ({} connected)",
+                self.connected
             );
         }
     }
