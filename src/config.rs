@@ -87,8 +87,8 @@ fn parse_seconds(s: &str) -> Result<u64, String> {
     example = "p1mux serve --device tcp://192.168.1.50:23",
     example = "p1mux serve --demo",
     note = "Logs go to stderr; RUST_LOG (e.g. RUST_LOG=debug) overrides -v.\n\
-            Signals: SIGHUP reopens the serial port, SIGUSR1 logs one stats line,\n\
-            SIGTERM/SIGINT exit cleanly."
+            Signals: SIGHUP reopens the serial port (or reconnects a tcp:// source),\n\
+            SIGUSR1 logs one stats line, SIGTERM/SIGINT exit cleanly."
 )]
 pub struct ServeArgs {
     /// serial device of the P1 cable; a symlink such as /dev/serial/by-id/...
