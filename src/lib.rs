@@ -1,7 +1,9 @@
 //! p1mux: one DSMR P1 smart-meter cable, many TCP clients.
 //!
 //! The data path is a single-threaded `mio` loop:
-//! serial port (or demo meter) -> [`framer`] -> [`hub`] -> TCP clients.
+//! serial port (or [`network`] source, or demo meter) -> [`framer`] -> [`hub`] -> TCP clients.
+//! Only looking up a network source's host name runs on a helper thread,
+//! so that a slow DNS server never stalls the clients.
 
 pub mod allow;
 pub mod config;
