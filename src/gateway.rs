@@ -1,6 +1,5 @@
 //! The event loop: one thread, one `mio::Poll`, serial port (or network
-//! source, or demo meter)
-//! in, framer in the middle, hub out.
+//! source, or demo meter) in, framer in the middle, hub out.
 
 use std::fmt;
 use std::io;
