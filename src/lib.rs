@@ -15,6 +15,7 @@ pub mod hub;
 pub mod listen;
 pub mod logging;
 pub mod network;
+pub mod outage;
 pub mod probe;
 pub mod serial;
 pub mod silence;

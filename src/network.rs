@@ -18,10 +18,9 @@ use mio::net::TcpStream;
 use mio::{Interest, Registry, Token, Waker};
 use socket2::{SockRef, TcpKeepalive};
 
-use crate::serial::{MAX_BACKOFF, Read};
+use crate::outage::Outage;
+use crate::serial::Read;
 
-/// First wait before reconnecting; doubles up to [`MAX_BACKOFF`].
-const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 /// A connection attempt that neither succeeds nor fails in this time (a
 /// dongle that is off, behind a firewall that drops packets) is given up.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -102,10 +101,8 @@ enum State {
 pub struct NetInput {
     pub source: NetSource,
     state: State,
-    retry_at: Instant,
-    backoff: Duration,
-    /// The current outage was logged; further failures log at debug.
-    outage_logged: bool,
+    /// When to try again while away, and what to log.
+    outage: Outage,
     token: Token,
     /// Wakes the event loop when a name lookup finishes.
     waker: Arc<Waker>,
@@ -116,9 +113,7 @@ impl NetInput {
         NetInput {
             source,
             state: State::Waiting,
-            retry_at: now,
-            backoff: FIRST_BACKOFF,
-            outage_logged: false,
+            outage: Outage::new(now),
             token,
             waker,
         }
@@ -132,7 +127,7 @@ impl NetInput {
     /// waiting, or giving up on a connect that hangs.
     pub fn due_at(&self) -> Option<Instant> {
         match &self.state {
-            State::Waiting => Some(self.retry_at),
+            State::Waiting => Some(self.outage.retry_at()),
             State::Connecting { since, .. } => Some(*since + CONNECT_TIMEOUT),
             State::Resolving(_) | State::Connected(_) => None,
         }
@@ -142,7 +137,7 @@ impl NetInput {
     /// connect that took too long. Returns true when the connection is up.
     pub fn on_time(&mut self, registry: &Registry, now: Instant) -> bool {
         match &self.state {
-            State::Waiting if now >= self.retry_at => self.start(registry, now),
+            State::Waiting if now >= self.outage.retry_at() => self.start(registry, now),
             State::Connecting { since, .. } if now >= *since + CONNECT_TIMEOUT => {
                 let timed_out = io::Error::new(io::ErrorKind::TimedOut, "connection timed out");
                 self.next_address(registry, timed_out, now)
@@ -269,8 +264,7 @@ impl NetInput {
                 }
                 info!("connected to {} ({peer})", self.source);
                 self.state = State::Connected(stream);
-                self.backoff = FIRST_BACKOFF;
-                self.outage_logged = false;
+                self.outage.ended();
                 true
             }
             // Not connected yet: a spurious wake-up.
@@ -303,19 +297,8 @@ impl NetInput {
     /// An attempt failed: logs the first failure of an outage at warn and
     /// schedules the next attempt.
     fn failed(&mut self, why: &str, now: Instant) {
-        if self.outage_logged {
-            debug!("{}: {why}", self.source);
-        } else {
-            warn!(
-                "{}: {why}; retrying every {}s at most",
-                self.source,
-                MAX_BACKOFF.as_secs()
-            );
-            self.outage_logged = true;
-        }
         self.state = State::Waiting;
-        self.retry_at = now + self.backoff;
-        self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+        self.outage.failed(&format!("{}: {why}", self.source), now);
     }
 
     /// Drops the connection (or attempt) and schedules a new one after `delay`.
@@ -326,7 +309,7 @@ impl NetInput {
             }
             State::Waiting | State::Resolving(_) => {}
         }
-        self.retry_at = now + delay;
+        self.outage.retry_after(now, delay);
     }
 
     /// Handles the connection going away: logs once, closes, schedules
@@ -336,9 +319,8 @@ impl NetInput {
             "lost {}: {err}; clients stay connected, reconnecting",
             self.source
         );
-        self.outage_logged = true;
-        self.close(registry, now, FIRST_BACKOFF);
-        self.backoff = FIRST_BACKOFF * 2;
+        self.close(registry, now, Duration::ZERO);
+        self.outage.lost(now);
     }
 
     /// Reads what the source has sent, without blocking.

@@ -12,18 +12,14 @@ use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use log::{debug, info, warn};
+use log::{info, warn};
 use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
 use serialport::{DataBits, FlowControl, Parity, SerialPort, StopBits, TTYPort};
 
 use crate::config::Framing;
 use crate::detect::Setting;
-
-/// First wait before reopening a lost port; doubles up to [`MAX_BACKOFF`].
-const FIRST_BACKOFF: Duration = Duration::from_millis(250);
-/// Longest wait between attempts: a replugged cable is back within seconds.
-pub const MAX_BACKOFF: Duration = Duration::from_secs(10);
+use crate::outage::Outage;
 
 /// Why the port could not be opened.
 #[derive(Debug)]
@@ -162,11 +158,8 @@ pub struct SerialInput {
     /// The setting the port is opened with now.
     setting: Setting,
     port: Option<TTYPort>,
-    /// When to try opening again while closed.
-    retry_at: Instant,
-    backoff: Duration,
-    /// The current outage was logged; further failed attempts log at debug.
-    outage_logged: bool,
+    /// When to try opening again while closed, and what to log.
+    outage: Outage,
     /// An open was tried before: the first failure may end start-up, and
     /// then "retrying" would be wrong.
     tried: bool,
@@ -188,9 +181,7 @@ impl SerialInput {
             path,
             setting,
             port: None,
-            retry_at: now,
-            backoff: FIRST_BACKOFF,
-            outage_logged: false,
+            outage: Outage::new(now),
             tried: false,
             token,
         }
@@ -205,7 +196,7 @@ impl SerialInput {
         if self.port.is_some() {
             None
         } else {
-            Some(self.retry_at)
+            Some(self.outage.retry_at())
         }
     }
 
@@ -233,13 +224,12 @@ impl SerialInput {
                 if let Err(e) =
                     registry.register(&mut SourceFd(&fd), self.token, Interest::READABLE)
                 {
-                    self.schedule_retry(now);
+                    self.outage.back_off(now);
                     return Err(OpenError::Other(format!("watching the port: {e}")));
                 }
                 info!("opened {} ({})", self.path.display(), self.setting);
                 self.port = Some(port);
-                self.backoff = FIRST_BACKOFF;
-                self.outage_logged = false;
+                self.outage.ended();
                 Ok(())
             }
             Err(e) => {
@@ -247,25 +237,10 @@ impl SerialInput {
                     // The caller ends start-up with its own message.
                     return Err(e);
                 }
-                if self.outage_logged {
-                    debug!("{}", e.describe(&self.path));
-                } else {
-                    warn!(
-                        "{}; retrying every {}s at most",
-                        e.describe(&self.path),
-                        MAX_BACKOFF.as_secs()
-                    );
-                    self.outage_logged = true;
-                }
-                self.schedule_retry(now);
+                self.outage.failed(&e.describe(&self.path), now);
                 Err(e)
             }
         }
-    }
-
-    fn schedule_retry(&mut self, now: Instant) {
-        self.retry_at = now + self.backoff;
-        self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
     }
 
     /// Closes the port (if open) and schedules a reopen after `delay`.
@@ -274,7 +249,7 @@ impl SerialInput {
             let fd = port.as_raw_fd();
             let _ = registry.deregister(&mut SourceFd(&fd));
         }
-        self.retry_at = now + delay;
+        self.outage.retry_after(now, delay);
     }
 
     /// Handles the port going away: logs once, closes, schedules the reopen.
@@ -283,9 +258,8 @@ impl SerialInput {
             "lost {}: {err}; clients stay connected, reopening when it comes back",
             self.path.display()
         );
-        self.outage_logged = true;
-        self.close(registry, now, FIRST_BACKOFF);
-        self.backoff = FIRST_BACKOFF * 2;
+        self.close(registry, now, Duration::ZERO);
+        self.outage.lost(now);
     }
 
     /// Reads what the port has, without blocking.
