@@ -1,22 +1,41 @@
 //! p1mux: one DSMR P1 smart-meter cable, many TCP clients.
 //!
-//! The data path is a single-threaded `mio` loop:
-//! serial port (or [`network`] source, or demo meter) -> [`framer`] -> [`hub`] -> TCP clients.
-//! Only looking up a network source's host name runs on a helper thread,
-//! so that a slow DNS server never stalls the clients.
+//! The data path is one thread and one `mio` loop:
+//!
+//! ```text
+//! source ──> detector ──> framer ──> pipeline ──> outputs
+//! (serial port,  (serial    (validate,   (stats,       (hub: raw TCP
+//!  tcp://, demo)  settings)  fix 7E1,     silence,      clients)
+//!                            drop noise)  replay rule)
+//! ```
+//!
+//! - [`source`]: where bytes come from, each kind behind [`source::Input`]:
+//!   [`source::serial`] (with [`detect`] finding the [`line`] settings),
+//!   [`source::network`] (`--device tcp://HOST:PORT`), [`source::demo`].
+//!   Only looking up a network source's host name runs on a helper thread,
+//!   so that a slow DNS server never stalls the clients.
+//! - [`framer`]: pure code, bytes in, whole telegrams or rejects out.
+//! - [`telegram`]: what a telegram says about itself.
+//! - [`pipeline`]: framer -> [`health`] (stats, silence) -> outputs;
+//!   `--forward` and the replay skip.
+//! - [`output`]: what every output offers the loop; [`hub`] is the raw TCP
+//!   one (listeners, `--allow`, per-client bounded queues).
+//! - [`gateway`]: tokens, the poll loop and signals; nothing else.
+//! - [`cli`] parses the command line, [`config`] validates it; [`probe`] is
+//!   `p1mux probe`; [`logging`] sets up the log; [`error`] is the start-up error.
 
-pub mod allow;
+pub mod cli;
 pub mod config;
-pub mod demo;
 pub mod detect;
+pub mod error;
 pub mod framer;
 pub mod gateway;
+pub mod health;
 pub mod hub;
-pub mod listen;
+pub mod line;
 pub mod logging;
-pub mod network;
-pub mod outage;
+pub mod output;
+pub mod pipeline;
 pub mod probe;
-pub mod serial;
-pub mod silence;
-pub mod stats;
+pub mod source;
+pub mod telegram;

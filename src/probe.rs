@@ -3,16 +3,18 @@
 //! ends with a verdict in plain words and the command to run.
 
 use std::fmt::Write as _;
+use std::io::Read as _;
 use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use nix::poll::{PollFd, PollFlags, poll};
 use serialport::TTYPort;
 
-use crate::detect::{CANDIDATES, Observation, Setting};
+use crate::detect::Observation;
 use crate::framer::Framer;
-use crate::gateway::parity_note;
-use crate::serial::{self, OpenError};
+use crate::line::{CANDIDATES, Setting};
+use crate::source::serial::port::{self as serial, FdReader, OpenError};
 
 /// Exit status when a working setting was found.
 pub const WORKS: u8 = 0;
@@ -33,15 +35,14 @@ pub fn probe(device: &Path, per_setting: Duration, mut progress: impl FnMut(&str
     let mut port = match serial::open(device, CANDIDATES[0]) {
         Ok(port) => port,
         Err(OpenError::Missing) => return (FAILS, missing(device)),
-        Err(OpenError::PermissionDenied) => {
+        Err(OpenError::PermissionDenied { owner }) => {
             return (
                 FAILS,
                 format!(
                     "Verdict: permission denied on {dev}.\n\
-                     The user running p1mux may not open the port. Add it to the dialout group:\n\
-                     \n    sudo usermod -aG dialout $USER\n\n\
-                     then log out and in again (or reboot), and check again with:\n\
-                     \n    p1mux probe --device {dev}\n"
+                     The user running p1mux may not open the port: {}.\n\
+                     \nThen check again with:\n\n    p1mux probe --device {dev}\n",
+                    serial::permission_hint(owner.as_ref())
                 ),
             );
         }
@@ -115,34 +116,26 @@ fn listen(
         if left.is_zero() {
             break;
         }
-        let mut pfd = libc::pollfd {
-            fd,
-            events: libc::POLLIN,
-            revents: 0,
-        };
         let wait = left.min(Duration::from_millis(200)).as_millis() as i32;
-        // SAFETY: one valid pollfd.
-        if unsafe { libc::poll(&mut pfd, 1, wait) } <= 0 {
+        let mut fds = [PollFd::new(fd, PollFlags::POLLIN)];
+        if poll(&mut fds, wait).unwrap_or(0) <= 0 {
             continue;
         }
         loop {
-            // SAFETY: reading into a buffer we own, of the length we pass.
-            let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
-            if n > 0 {
-                let chunk = &buf[..n as usize];
-                seen.bytes(chunk, setting.parity);
-                framer.push(chunk, |event| seen.event(&event));
-                continue;
-            }
-            let err = if n == 0 {
-                std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "device hung up")
-            } else {
-                std::io::Error::last_os_error()
-            };
-            match err.kind() {
-                std::io::ErrorKind::WouldBlock => break,
-                std::io::ErrorKind::Interrupted => continue,
-                _ => return (seen, Some(err)),
+            match FdReader(port).read(&mut buf) {
+                Ok(0) => {
+                    let hung_up =
+                        std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "device hung up");
+                    return (seen, Some(hung_up));
+                }
+                Ok(n) => {
+                    let chunk = &buf[..n];
+                    seen.bytes(chunk, setting.parity);
+                    framer.push(chunk, |event| seen.event(&event));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return (seen, Some(e)),
             }
         }
     }
@@ -185,7 +178,7 @@ fn verdict(device: &Path, per_setting: Duration, tried: &[(Setting, Observation)
             let _ = writeln!(
                 out,
                 "Note: {}, so telegrams come through clean.",
-                parity_note(*setting)
+                setting.parity_note()
             );
         }
         let _ = write!(

@@ -130,8 +130,8 @@ fn usage_errors_for_network_sources() {
 
 #[test]
 fn behind_another_p1mux_a_reconnect_repeats_nothing() {
-    // The upstream p1mux replays its last telegram to a new connection;
-    // after a reconnect the downstream's clients have that one already.
+    // The upstream p1mux replays its last telegram only to a host that never
+    // had it, so the downstream, reconnecting from the same host, gets none.
     let mut pty = Pty::open();
     let device = pty.slave_path.to_str().unwrap().to_string();
     let upstream = P1mux::serve(&["--device", &device, "--baud", "115200"]);
@@ -149,8 +149,33 @@ fn behind_another_p1mux_a_reconnect_repeats_nothing() {
     assert_eq!(read_exact(&mut client, a.len()), a);
     downstream.signal(libc::SIGHUP);
     downstream.wait_for(&format!("connected to {source}"));
-    downstream.wait_for("skipped a replayed telegram");
+    upstream.wait_for("not replaying the last telegram to 127.0.0.1");
     pty.write(b);
+    assert_eq!(read_exact(&mut client, b.len()), b, "b, not a again");
+}
+
+#[test]
+fn a_source_that_replays_on_connect_repeats_nothing() {
+    // A gateway that sends its last telegram to every new connection (as
+    // p1mux did before it remembered hosts, and as some dongles do): after
+    // a reconnect that telegram is one the clients have already.
+    let dongle = TcpListener::bind("127.0.0.1:0").unwrap();
+    let device = format!("tcp://{}", dongle.local_addr().unwrap());
+    let p1mux = P1mux::serve(&["--device", &device]);
+    let port = p1mux.port();
+    let mut source = accept_within(&dongle);
+    p1mux.wait_for(&format!("connected to {device}"));
+    let mut client = p1mux.connect(port);
+    let (a, b) = (SAMPLES[5], SAMPLES[6]);
+    send_in_pieces(&mut source, a);
+    assert_eq!(read_exact(&mut client, a.len()), a);
+
+    p1mux.signal(libc::SIGHUP);
+    let mut source = accept_within(&dongle);
+    p1mux.wait_for(&format!("connected to {device}"));
+    send_in_pieces(&mut source, a);
+    p1mux.wait_for("skipped a replayed telegram");
+    send_in_pieces(&mut source, b);
     assert_eq!(read_exact(&mut client, b.len()), b, "b, not a again");
 }
 

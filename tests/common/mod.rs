@@ -211,6 +211,15 @@ impl P1mux {
         stream
     }
 
+    /// [`P1mux::connect`] from another loopback address: p1mux replays the
+    /// last telegram only to a host that never had it.
+    pub fn connect_from(&self, port: u16, host: &str) -> TcpStream {
+        let stream = connect_from(port, host);
+        let local = stream.local_addr().unwrap();
+        self.wait_for(&format!("client {local} connected"));
+        stream
+    }
+
     pub fn signal(&self, signal: i32) {
         // SAFETY: kill with our own child's pid.
         unsafe { libc::kill(self.pid(), signal) };
@@ -248,6 +257,19 @@ impl Drop for P1mux {
 
 pub fn connect(port: u16) -> TcpStream {
     let stream = TcpStream::connect(("127.0.0.1", port)).expect("connecting to p1mux");
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    stream.set_write_timeout(Some(PATIENCE)).unwrap();
+    stream
+}
+
+/// Connects from `host` (an address of the 127.0.0.0/8 loopback block).
+pub fn connect_from(port: u16, host: &str) -> TcpStream {
+    let local: std::net::SocketAddr = format!("{host}:0").parse().expect("loopback address");
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.bind(&local.into()).expect("binding the client");
+    let target: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
+    socket.connect(&target.into()).expect("connecting to p1mux");
+    let stream: TcpStream = socket.into();
     stream.set_read_timeout(Some(PATIENCE)).unwrap();
     stream.set_write_timeout(Some(PATIENCE)).unwrap();
     stream

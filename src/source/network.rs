@@ -6,8 +6,7 @@
 //! a lost or refused connection never costs the clients theirs, it is logged
 //! once and retried with backoff. Nothing is ever written to the source.
 
-use std::fmt;
-use std::io::{self, Read as _};
+use std::io;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, TryRecvError};
@@ -18,66 +17,17 @@ use mio::net::TcpStream;
 use mio::{Interest, Registry, Token, Waker};
 use socket2::{SockRef, TcpKeepalive};
 
-use crate::outage::Outage;
-use crate::serial::Read;
+use super::outage::Outage;
+use super::{AfterSilence, Change, Input, Read, read_once};
+use crate::cli::NetSource;
+use crate::error::StartError;
+use crate::framer::{Parity, Telegram};
+use crate::health::Quiet;
+use crate::telegram::{generation, header};
 
 /// A connection attempt that neither succeeds nor fails in this time (a
 /// dongle that is off, behind a firewall that drops packets) is given up.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Where a network meter is, as given after `tcp://`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct NetSource {
-    /// A host name or an IP address (IPv6 without brackets).
-    pub host: String,
-    pub port: u16,
-}
-
-impl NetSource {
-    /// Parses `HOST:PORT` or `[IPv6]:PORT`, the part after `tcp://`.
-    pub fn parse(s: &str) -> Result<NetSource, String> {
-        let bad = |why: &str| {
-            format!(
-                "bad network source 'tcp://{s}': {why}; use tcp://HOST:PORT, e.g. tcp://192.168.1.50:23"
-            )
-        };
-        let (host, port) = if let Some(rest) = s.strip_prefix('[') {
-            let (host, after) = rest.split_once(']').ok_or_else(|| bad("no ']'"))?;
-            if host.parse::<std::net::Ipv6Addr>().is_err() {
-                return Err(bad("not an IPv6 address between [ and ]"));
-            }
-            let port = after.strip_prefix(':').ok_or_else(|| bad("no port"))?;
-            (host, port)
-        } else {
-            s.rsplit_once(':').ok_or_else(|| bad("no port"))?
-        };
-        if host.is_empty() {
-            return Err(bad("no host"));
-        }
-        let bracketed = s.starts_with('[');
-        if !bracketed && (host.contains(['/', ':', '[', ']']) || host.contains(char::is_whitespace))
-        {
-            return Err(bad("not a host name or address"));
-        }
-        match port.parse::<u16>() {
-            Ok(0) | Err(_) => Err(bad("the port must be a number from 1 to 65535")),
-            Ok(port) => Ok(NetSource {
-                host: host.to_string(),
-                port,
-            }),
-        }
-    }
-}
-
-impl fmt::Display for NetSource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.host.contains(':') {
-            write!(f, "tcp://[{}]:{}", self.host, self.port)
-        } else {
-            write!(f, "tcp://{}:{}", self.host, self.port)
-        }
-    }
-}
 
 /// Where the connection stands.
 enum State {
@@ -99,43 +49,40 @@ enum State {
 /// The network side of the gateway: a connection to the source, or the
 /// wait for one.
 pub struct NetInput {
-    pub source: NetSource,
+    source: NetSource,
     state: State,
     /// When to try again while away, and what to log.
     outage: Outage,
+    /// The connection's token; the waker has the next one.
     token: Token,
     /// Wakes the event loop when a name lookup finishes.
     waker: Arc<Waker>,
 }
 
 impl NetInput {
-    pub fn new(source: NetSource, token: Token, waker: Arc<Waker>, now: Instant) -> NetInput {
-        NetInput {
+    /// Uses tokens `first_token` (the connection) and `first_token + 1`
+    /// (the waker of name lookups). The first attempt is due at once.
+    pub fn new(
+        source: NetSource,
+        registry: &Registry,
+        first_token: usize,
+        now: Instant,
+    ) -> Result<NetInput, StartError> {
+        let waker = Waker::new(registry, Token(first_token + 1))
+            .map_err(|e| format!("creating the event loop's waker: {e}"))?;
+        info!("reading the meter from {source}");
+        Ok(NetInput {
             source,
             state: State::Waiting,
             outage: Outage::new(now),
-            token,
-            waker,
-        }
-    }
-
-    pub fn is_connected(&self) -> bool {
-        matches!(self.state, State::Connected(_))
-    }
-
-    /// When something is due without any event: the next attempt while
-    /// waiting, or giving up on a connect that hangs.
-    pub fn due_at(&self) -> Option<Instant> {
-        match &self.state {
-            State::Waiting => Some(self.outage.retry_at()),
-            State::Connecting { since, .. } => Some(*since + CONNECT_TIMEOUT),
-            State::Resolving(_) | State::Connected(_) => None,
-        }
+            token: Token(first_token),
+            waker: Arc::new(waker),
+        })
     }
 
     /// Acts on the clock: starts an attempt when one is due, gives up a
     /// connect that took too long. Returns true when the connection is up.
-    pub fn on_time(&mut self, registry: &Registry, now: Instant) -> bool {
+    fn attempt(&mut self, registry: &Registry, now: Instant) -> bool {
         match &self.state {
             State::Waiting if now >= self.outage.retry_at() => self.start(registry, now),
             State::Connecting { since, .. } if now >= *since + CONNECT_TIMEOUT => {
@@ -173,7 +120,7 @@ impl NetInput {
 
     /// Called when the loop's waker fired: a lookup may have finished.
     /// Returns true when the connection is up.
-    pub fn on_resolved(&mut self, registry: &Registry, now: Instant) -> bool {
+    fn on_resolved(&mut self, registry: &Registry, now: Instant) -> bool {
         let State::Resolving(rx) = &self.state else {
             return false;
         };
@@ -232,7 +179,7 @@ impl NetInput {
 
     /// Handles readiness on the source's socket while connecting. Returns
     /// true when the connection just came up.
-    pub fn on_event(&mut self, registry: &Registry, now: Instant) -> bool {
+    fn on_event(&mut self, registry: &Registry, now: Instant) -> bool {
         let State::Connecting { stream, .. } = &mut self.state else {
             return false;
         };
@@ -302,7 +249,7 @@ impl NetInput {
     }
 
     /// Drops the connection (or attempt) and schedules a new one after `delay`.
-    pub fn close(&mut self, registry: &Registry, now: Instant, delay: Duration) {
+    fn close(&mut self, registry: &Registry, now: Instant, delay: Duration) {
         match std::mem::replace(&mut self.state, State::Waiting) {
             State::Connecting { mut stream, .. } | State::Connected(mut stream) => {
                 let _ = registry.deregister(&mut stream);
@@ -311,10 +258,52 @@ impl NetInput {
         }
         self.outage.retry_after(now, delay);
     }
+}
 
-    /// Handles the connection going away: logs once, closes, schedules
-    /// the reconnect.
-    pub fn lost(&mut self, registry: &Registry, err: &io::Error, now: Instant) {
+impl Input for NetInput {
+    fn parity(&self) -> Parity {
+        // Even: a source that reads a 7E1 meter as 8N1 delivers the parity
+        // in bit 7, which the framer then checks and strips; 7-bit bytes
+        // pass unchanged.
+        Parity::Even
+    }
+
+    fn is_up(&self) -> bool {
+        matches!(self.state, State::Connected(_))
+    }
+
+    /// Something is due without any event: the next attempt while waiting,
+    /// or giving up on a connect that hangs.
+    fn due_at(&self) -> Option<Instant> {
+        match &self.state {
+            State::Waiting => Some(self.outage.retry_at()),
+            State::Connecting { since, .. } => Some(*since + CONNECT_TIMEOUT),
+            State::Resolving(_) | State::Connected(_) => None,
+        }
+    }
+
+    fn on_time(&mut self, registry: &Registry, now: Instant) -> Change {
+        up_if(self.attempt(registry, now))
+    }
+
+    fn on_ready(&mut self, registry: &Registry, token: Token, now: Instant) -> Change {
+        if token != self.token {
+            return up_if(self.on_resolved(registry, now));
+        }
+        if self.is_up() {
+            return Change::Readable;
+        }
+        up_if(self.on_event(registry, now))
+    }
+
+    fn read(&mut self, buf: &mut [u8]) -> Read {
+        match &mut self.state {
+            State::Connected(stream) => read_once(stream, buf, "the source closed the connection"),
+            _ => Read::Empty,
+        }
+    }
+
+    fn lost(&mut self, registry: &Registry, err: &io::Error, now: Instant) {
         warn!(
             "lost {}: {err}; clients stay connected, reconnecting",
             self.source
@@ -323,60 +312,46 @@ impl NetInput {
         self.outage.lost(now);
     }
 
-    /// Reads what the source has sent, without blocking.
-    pub fn read(&mut self, buf: &mut [u8]) -> Read {
-        let State::Connected(stream) = &mut self.state else {
-            return Read::Empty;
-        };
-        loop {
-            match stream.read(buf) {
-                Ok(0) => {
-                    return Read::Lost(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "the source closed the connection",
-                    ));
-                }
-                Ok(n) => return Read::Data(n),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Read::Empty,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Read::Lost(e),
+    fn reopen(&mut self, registry: &Registry, now: Instant) {
+        info!("SIGHUP: reconnecting to {}", self.source);
+        self.close(registry, now, Duration::ZERO);
+    }
+
+    fn announce(&mut self, telegram: &Telegram<'_>) -> Option<String> {
+        Some(format!(
+            "receiving from {}: {} meter {}{}",
+            self.source,
+            generation(telegram.bytes, telegram.crc),
+            header(telegram.bytes),
+            if telegram.parity_in_bit7 {
+                "; the source reads a 7E1 meter as 8N1 (parity in bit 7): \
+                 p1mux checks that parity and strips it"
+            } else {
+                ""
             }
-        }
+        ))
+    }
+
+    /// Another p1mux (or any gateway that replays) sends its last telegram
+    /// on connect: after a reconnect, that is one the clients already have.
+    fn replays_on_connect(&self) -> bool {
+        true
+    }
+
+    fn silent(&mut self, registry: &Registry, now: Instant, quiet: &Quiet) -> AfterSilence {
+        warn!(
+            "{}; reconnecting in case the source is stuck",
+            quiet.network_warning(&self.source.to_string())
+        );
+        self.close(registry, now, Duration::ZERO);
+        AfterSilence::Closed
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_hosts_and_addresses() {
-        let ok = |s: &str| NetSource::parse(s).unwrap();
-        assert_eq!(
-            ok("192.168.1.50:23"),
-            NetSource {
-                host: "192.168.1.50".into(),
-                port: 23
-            }
-        );
-        assert_eq!(ok("p1dongle.local:8088").host, "p1dongle.local");
-        assert_eq!(ok("[fd00::5]:2001").host, "fd00::5");
-        assert_eq!(ok("[fd00::5]:2001").to_string(), "tcp://[fd00::5]:2001");
-        assert_eq!(ok("esp:23").to_string(), "tcp://esp:23");
-        for bad in [
-            "192.168.1.50",
-            ":23",
-            "host:0",
-            "host:70000",
-            "host:port",
-            "fd00::5:23",
-            "[fd00::5]23",
-            "[nonsense]:23",
-            "host:23/p1",
-            "host/x:23",
-        ] {
-            let err = NetSource::parse(bad).unwrap_err();
-            assert!(err.contains("tcp://HOST:PORT"), "{bad}: {err}");
-        }
+fn up_if(connected: bool) -> Change {
+    if connected {
+        Change::Up
+    } else {
+        Change::Nothing
     }
 }

@@ -3,8 +3,8 @@
 
 use std::time::{Duration, Instant};
 
+use super::stats::{Stats, rejects_by_reason};
 use crate::framer::Reject;
-use crate::stats::{Stats, rejects_by_reason};
 
 /// How long an open port may go without a valid telegram before a warning.
 /// DSMR 2.2-4 meters send every 10 s, DSMR 5 every second.
@@ -36,9 +36,8 @@ impl Silence {
         self.since = None;
     }
 
-    /// Once per quiet period that reaches [`SILENCE_LIMIT`]: the bytes and
-    /// rejects (by reason) it brought.
-    fn due(&mut self, now: Instant, stats: &Stats) -> Option<(u64, [u64; Reject::ALL.len()])> {
+    /// Once per quiet period that reaches [`SILENCE_LIMIT`]: what it brought.
+    pub fn due(&mut self, now: Instant, stats: &Stats) -> Option<Quiet> {
         let (start, bytes0, rejects0) = self.since?;
         if self.warned || now.duration_since(start) < SILENCE_LIMIT {
             return None;
@@ -48,13 +47,27 @@ impl Silence {
         for (n, n0) in rejects.iter_mut().zip(rejects0) {
             *n -= n0;
         }
-        Some((stats.bytes_in - bytes0, rejects))
+        Some(Quiet {
+            bytes: stats.bytes_in - bytes0,
+            rejects,
+        })
     }
+}
 
+/// A quiet period of [`SILENCE_LIMIT`]: open, but no valid telegram.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quiet {
+    /// Bytes that arrived meanwhile.
+    pub bytes: u64,
+    /// Rejects meanwhile, indexed by [`Reject::index`].
+    pub rejects: [u64; Reject::ALL.len()],
+}
+
+impl Quiet {
     /// The warning to log for a network source (`tcp://...`): no serial
     /// settings to blame, but the dongle or the port number may be wrong.
-    pub fn check_network(&mut self, now: Instant, stats: &Stats, source: &str) -> Option<String> {
-        let (bytes, rejects) = self.due(now, stats)?;
+    pub fn network_warning(&self, source: &str) -> String {
+        let (bytes, rejects) = (self.bytes, &self.rejects);
         let secs = SILENCE_LIMIT.as_secs();
         let diagnosis = if bytes == 0 {
             "connected, but not one byte arrived: is the dongle's serial side reading the \
@@ -65,7 +78,7 @@ impl Silence {
                 "{bytes} bytes, telegram-like frames rejected ({}): the bytes are damaged before \
                  they reach the network; check the source's serial settings (115200 8N1 for \
                  DSMR 4/5, 9600 7E1 for DSMR 2.2/3.0) and its cable",
-                rejects_by_reason(&rejects)
+                rejects_by_reason(rejects)
             )
         } else {
             format!(
@@ -74,14 +87,12 @@ impl Silence {
                  telegrams unmodified?"
             )
         };
-        Some(format!(
-            "no valid telegram for {secs}s from {source}: {diagnosis}"
-        ))
+        format!("no valid telegram for {secs}s from {source}: {diagnosis}")
     }
 
     /// The warning to log once the quiet period reaches [`SILENCE_LIMIT`].
-    pub fn check(&mut self, now: Instant, stats: &Stats, settings: &str) -> Option<String> {
-        let (bytes, rejects) = self.due(now, stats)?;
+    pub fn serial_warning(&self, settings: &str) -> String {
+        let (bytes, rejects) = (self.bytes, &self.rejects);
         let secs = SILENCE_LIMIT.as_secs();
         let diagnosis = if bytes == 0 {
             "no bytes at all: is the meter's Data Request line (RJ12 pin 2) powered, \
@@ -93,7 +104,7 @@ impl Silence {
                 "{bytes} bytes, telegram-like frames rejected ({}): usually the wrong baud rate \
                  or parity; DSMR 4/5 meters use 115200 8N1, DSMR 2.2/3.0 use 9600 7E1 \
                  (--baud 9600 --framing 7e1)",
-                rejects_by_reason(&rejects)
+                rejects_by_reason(rejects)
             )
         } else {
             format!(
@@ -102,9 +113,7 @@ impl Silence {
                  inverted, or an RS232-level adapter), or a loose wire"
             )
         };
-        Some(format!(
-            "no valid telegram for {secs}s at {settings}: {diagnosis}"
-        ))
+        format!("no valid telegram for {secs}s at {settings}: {diagnosis}")
     }
 }
 
@@ -112,31 +121,42 @@ impl Silence {
 mod tests {
     use super::*;
 
+    fn check(silence: &mut Silence, now: Instant, stats: &Stats, settings: &str) -> Option<String> {
+        silence.due(now, stats).map(|q| q.serial_warning(settings))
+    }
+
+    fn check_network(
+        silence: &mut Silence,
+        now: Instant,
+        stats: &Stats,
+        source: &str,
+    ) -> Option<String> {
+        silence.due(now, stats).map(|q| q.network_warning(source))
+    }
+
     #[test]
     fn warns_once_per_quiet_period_with_a_diagnosis() {
         let t0 = Instant::now();
         let mut stats = Stats::new(t0);
         let mut silence = Silence::default();
         assert_eq!(
-            silence.check(t0 + SILENCE_LIMIT, &stats, "115200 8N1"),
+            check(&mut silence, t0 + SILENCE_LIMIT, &stats, "115200 8N1"),
             None,
             "port closed"
         );
 
         silence.restart(t0, &stats);
         assert_eq!(
-            silence.check(t0 + SILENCE_LIMIT / 2, &stats, "115200 8N1"),
+            check(&mut silence, t0 + SILENCE_LIMIT / 2, &stats, "115200 8N1"),
             None
         );
-        let msg = silence
-            .check(t0 + SILENCE_LIMIT, &stats, "115200 8N1")
-            .unwrap();
+        let msg = check(&mut silence, t0 + SILENCE_LIMIT, &stats, "115200 8N1").unwrap();
         assert!(
             msg.contains("no bytes at all") && msg.contains("pin 2"),
             "{msg}"
         );
         assert_eq!(
-            silence.check(t0 + SILENCE_LIMIT * 2, &stats, "115200 8N1"),
+            check(&mut silence, t0 + SILENCE_LIMIT * 2, &stats, "115200 8N1"),
             None,
             "once"
         );
@@ -145,9 +165,7 @@ mod tests {
         silence.restart(t1, &stats);
         stats.bytes_in += 5000;
         stats.reject(Reject::Parity);
-        let msg = silence
-            .check(t1 + SILENCE_LIMIT, &stats, "115200 8N1")
-            .unwrap();
+        let msg = check(&mut silence, t1 + SILENCE_LIMIT, &stats, "115200 8N1").unwrap();
         assert!(
             msg.contains("5000 bytes") && msg.contains("parity 1") && msg.contains("9600"),
             "{msg}"
@@ -156,9 +174,7 @@ mod tests {
         let t2 = t1 + SILENCE_LIMIT * 2;
         silence.restart(t2, &stats);
         stats.bytes_in += 700;
-        let msg = silence
-            .check(t2 + SILENCE_LIMIT, &stats, "9600 7E1")
-            .unwrap();
+        let msg = check(&mut silence, t2 + SILENCE_LIMIT, &stats, "9600 7E1").unwrap();
         assert!(
             msg.contains("700 bytes") && msg.contains("inverted") && msg.contains("9600 7E1"),
             "{msg}"
@@ -172,21 +188,17 @@ mod tests {
         let mut silence = Silence::default();
         let src = "tcp://esp:23";
         silence.restart(t0, &stats);
-        let msg = silence
-            .check_network(t0 + SILENCE_LIMIT, &stats, src)
-            .unwrap();
+        let msg = check_network(&mut silence, t0 + SILENCE_LIMIT, &stats, src).unwrap();
         assert!(msg.contains(src) && msg.contains("not one byte"), "{msg}");
         assert_eq!(
-            silence.check_network(t0 + SILENCE_LIMIT * 2, &stats, src),
+            check_network(&mut silence, t0 + SILENCE_LIMIT * 2, &stats, src),
             None
         );
 
         silence.restart(t0, &stats);
         stats.bytes_in += 900;
         stats.reject(Reject::Crc);
-        let msg = silence
-            .check_network(t0 + SILENCE_LIMIT, &stats, src)
-            .unwrap();
+        let msg = check_network(&mut silence, t0 + SILENCE_LIMIT, &stats, src).unwrap();
         assert!(
             msg.contains("crc 1") && msg.contains("serial settings"),
             "{msg}"
@@ -194,9 +206,7 @@ mod tests {
 
         silence.restart(t0, &stats);
         stats.bytes_in += 900;
-        let msg = silence
-            .check_network(t0 + SILENCE_LIMIT, &stats, src)
-            .unwrap();
+        let msg = check_network(&mut silence, t0 + SILENCE_LIMIT, &stats, src).unwrap();
         assert!(msg.contains("raw P1 stream"), "{msg}");
     }
 }

@@ -4,7 +4,6 @@ use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use crate::framer::Reject;
-use crate::hub::HubStats;
 
 /// What came in from the meter side.
 #[derive(Debug, Clone)]
@@ -41,26 +40,25 @@ impl Stats {
         rejects_by_reason(&self.rejects)
     }
 
-    /// The one line SIGUSR1 logs.
-    pub fn line(&self, hub: &HubStats, clients: usize, now: Instant) -> String {
+    /// The one line SIGUSR1 logs; `outputs` sums up what the outputs did
+    /// (each says its own part: clients, queues, bytes out).
+    pub fn line(&self, outputs: &str, now: Instant) -> String {
         format!(
-            "stats: uptime {}, telegrams {} valid, {} sent to clients, rejects: {}, \
-             clients {clients} (accepted {}, refused {}, dropped for stalling {}), \
-             bytes in {} out {}, telegrams dropped from full client queues {}",
+            "stats: uptime {}, telegrams {} valid, rejects: {}, bytes in {}, {outputs}",
             human_duration(now.duration_since(self.started)),
             self.telegrams,
-            hub.broadcasts,
             self.rejects_by_reason(),
-            hub.accepted,
-            hub.refused,
-            hub.stalled,
             self.bytes_in,
-            hub.bytes_out,
-            hub.overflow_drops,
         )
+    }
+
+    /// When counting began, for uptime.
+    pub fn started(&self) -> Instant {
+        self.started
     }
 }
 
+/// "crc 2, truncated 1", or "none".
 pub fn rejects_by_reason(rejects: &[u64; Reject::ALL.len()]) -> String {
     let mut out = String::new();
     for reason in Reject::ALL {
@@ -110,7 +108,7 @@ mod tests {
         assert_eq!(human_duration(Duration::from_secs(59)), "59s");
         assert_eq!(human_duration(Duration::from_secs(3661)), "1h 1m 1s");
         assert_eq!(human_duration(Duration::from_secs(90061)), "1d 1h 1m 1s");
-        let line = stats.line(&HubStats::default(), 2, now + Duration::from_secs(5));
+        let line = stats.line("clients 2", now + Duration::from_secs(5));
         assert!(
             line.contains("uptime 5s") && line.contains("rejects: crc 2, parity 1"),
             "{line}"

@@ -1,0 +1,352 @@
+//! The command line: what users type, parsed into types.
+//!
+//! Parsing lives here and validation in [`crate::config`], so that every
+//! mistake a user can make on the command line is reported before anything
+//! is opened, with exit code 2.
+
+use std::fmt;
+use std::net::{Ipv6Addr, SocketAddr};
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use argh::FromArgs;
+
+use crate::config::Config;
+use crate::hub::allow::Cidr;
+use crate::line::Framing;
+
+mod net_source;
+pub use net_source::NetSource;
+
+/// The port most P1 gateways and Home Assistant's ser2net example use.
+pub const DEFAULT_PORT: u16 = 2001;
+
+#[derive(FromArgs, Debug)]
+/// p1mux: one DSMR P1 smart-meter cable, many TCP clients.
+///
+/// Reads telegrams from the meter's serial port, checks each one (CRC,
+/// parity, framing) and sends every clean telegram, whole and unchanged, to
+/// all connected TCP clients: Domoticz, Home Assistant, dsmr-reader, nc.
+#[argh(help_triggers("-h", "--help"))]
+pub struct Cli {
+    /// print the version and exit
+    #[argh(switch)]
+    pub version: bool,
+
+    #[argh(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand)]
+pub enum Command {
+    Serve(ServeArgs),
+    Probe(ProbeArgs),
+}
+
+#[derive(FromArgs, Debug)]
+/// Find out what a P1 cable delivers, and how to read it.
+///
+/// Tries each serial setting in turn, prints what each one gave, and ends
+/// with a verdict in plain words and the `p1mux serve` command to run.
+/// Exit status: 0 when a working setting was found, 1 when not, 2 on usage errors.
+#[argh(
+    subcommand,
+    name = "probe",
+    help_triggers("-h", "--help"),
+    example = "p1mux probe --device /dev/ttyUSB0"
+)]
+pub struct ProbeArgs {
+    /// serial device of the P1 cable (default /dev/ttyUSB0)
+    #[argh(option, default = "PathBuf::from(\"/dev/ttyUSB0\")")]
+    pub device: PathBuf,
+
+    /// longest time to listen with each setting, in seconds (default 12: a
+    /// DSMR 2.2-4 meter sends every 10 s)
+    #[argh(option, default = "12", from_str_fn(parse_seconds))]
+    pub seconds: u64,
+}
+
+fn parse_seconds(s: &str) -> Result<u64, String> {
+    match s.parse::<u64>() {
+        Ok(n) if (1..=3600).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "bad --seconds '{s}': use a whole number from 1 to 3600"
+        )),
+    }
+}
+
+#[derive(FromArgs, Debug)]
+/// Read a P1 meter and serve its clean telegrams over TCP.
+///
+/// Try it without a meter: `p1mux serve --demo`, then `nc localhost 2001`.
+#[argh(
+    subcommand,
+    name = "serve",
+    help_triggers("-h", "--help"),
+    example = "p1mux serve --device /dev/ttyUSB0",
+    example = "p1mux serve --device /dev/ttyUSB0 --baud 9600 --framing 7e1",
+    example = "p1mux serve --listen 127.0.0.1:2001 --listen [::1]:2001",
+    example = "p1mux serve --device tcp://192.168.1.50:23",
+    example = "p1mux serve --demo",
+    note = "Logs go to stderr; RUST_LOG (e.g. RUST_LOG=debug) overrides -v.\n\
+            Signals: SIGHUP reopens the serial port (or reconnects a tcp:// source),\n\
+            SIGUSR1 logs one stats line, SIGTERM/SIGINT exit cleanly."
+)]
+pub struct ServeArgs {
+    /// serial device of the P1 cable; a symlink such as /dev/serial/by-id/...
+    /// is followed again at every reopen (default /dev/ttyUSB0). Or
+    /// tcp://HOST:PORT: a meter on the network (ESP dongle, ser2net, another
+    /// p1mux), reconnected with backoff. Or demo: the built-in demo meter
+    #[argh(option, from_str_fn(parse_device))]
+    pub device: Option<Device>,
+
+    /// address to accept clients on, repeatable; ADDR is IP:PORT, [IPv6]:PORT
+    /// or a bare PORT (all interfaces). Default [::]:2001 (IPv4 and IPv6),
+    /// 0.0.0.0:2001 where IPv6 is off. Port 0 picks a free port.
+    #[argh(option, arg_name = "addr", from_str_fn(parse_listen))]
+    pub listen: Vec<SocketAddr>,
+
+    /// serial speed: auto (default: found from the bytes), 115200 for
+    /// DSMR 4/5, or 9600 for DSMR 2.2/3.0
+    #[argh(option, default = "None", from_str_fn(parse_baud))]
+    pub baud: Option<u32>,
+
+    /// serial framing: auto (default), 8n1 or 7e1; with a fixed --baud,
+    /// auto means 7e1 at 9600 and 8n1 otherwise
+    #[argh(option, default = "None", from_str_fn(parse_framing))]
+    pub framing: Option<Framing>,
+
+    /// what to send: valid (telegrams that pass every check, default), all
+    /// (every complete telegram, failed CRC included) or raw (the bytes as read)
+    #[argh(option, default = "Forward::Valid")]
+    pub forward: Forward,
+
+    /// only accept clients from this address block, e.g. 192.168.1.0/24,
+    /// fd00::/8 or one address; repeatable (default: everyone)
+    #[argh(option, arg_name = "cidr")]
+    pub allow: Vec<Cidr>,
+
+    /// most clients served at once; more are closed on connect (default 64)
+    #[argh(option, default = "64")]
+    pub max_clients: usize,
+
+    /// bytes queued per client before its oldest unsent telegrams are
+    /// dropped; suffixes K and M allowed (default 256K)
+    #[argh(
+        option,
+        arg_name = "bytes",
+        default = "256 * 1024",
+        from_str_fn(parse_size)
+    )]
+    pub client_buffer: usize,
+
+    /// do not send a new client the last telegram (if under 15 s old) on connect
+    #[argh(switch)]
+    pub no_replay: bool,
+
+    /// no serial port: a built-in meter sends a telegram every second
+    /// (the same as --device demo)
+    #[argh(switch)]
+    pub demo: bool,
+
+    /// more log detail: -v debug (every reject), -vv trace
+    #[argh(switch, short = 'v')]
+    pub verbose: u8,
+}
+
+/// What is sent to clients.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Forward {
+    /// Only telegrams that passed every check.
+    Valid,
+    /// Every complete telegram, including those with a wrong CRC.
+    All,
+    /// The bytes exactly as read from the port, telegram-unaware.
+    Raw,
+}
+
+impl FromStr for Forward {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "valid" => Ok(Forward::Valid),
+            "all" => Ok(Forward::All),
+            "raw" => Ok(Forward::Raw),
+            _ => Err(format!("unknown forward mode '{s}': use valid, all or raw")),
+        }
+    }
+}
+
+/// Where telegrams come from, as given to `--device`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Device {
+    /// A serial port (or a symlink to one).
+    Serial(PathBuf),
+    /// A meter on the network (`tcp://HOST:PORT`): an ESP dongle, ser2net
+    /// or another p1mux, whose bytes are already decoded.
+    Network(NetSource),
+    /// The built-in demo meter.
+    Demo,
+}
+
+impl Device {
+    /// What `--device` means when it is not given.
+    pub fn default_serial() -> Device {
+        Device::Serial(PathBuf::from("/dev/ttyUSB0"))
+    }
+}
+
+impl fmt::Display for Device {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Device::Serial(path) => write!(f, "{}", path.display()),
+            Device::Network(source) => write!(f, "{source}"),
+            Device::Demo => f.write_str("demo"),
+        }
+    }
+}
+
+fn parse_device(s: &str) -> Result<Device, String> {
+    if let Some(rest) = s.strip_prefix("tcp://") {
+        return NetSource::parse(rest).map(Device::Network);
+    }
+    if s.eq_ignore_ascii_case("demo") {
+        return Ok(Device::Demo);
+    }
+    if s.is_empty() {
+        return Err("--device is empty: give a serial device such as /dev/ttyUSB0".into());
+    }
+    Ok(Device::Serial(PathBuf::from(s)))
+}
+
+fn parse_framing(s: &str) -> Result<Option<Framing>, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "auto" => Ok(None),
+        "8n1" => Ok(Some(Framing::EightN1)),
+        "7e1" => Ok(Some(Framing::SevenE1)),
+        _ => Err(format!("unknown framing '{s}': use auto, 8n1 or 7e1")),
+    }
+}
+
+fn parse_listen(s: &str) -> Result<SocketAddr, String> {
+    if let Ok(port) = s.parse::<u16>() {
+        return Ok(SocketAddr::from((Ipv6Addr::UNSPECIFIED, port)));
+    }
+    s.parse().map_err(|_| {
+        format!("bad listen address '{s}': use IP:PORT, [IPv6]:PORT or PORT, e.g. 0.0.0.0:2001")
+    })
+}
+
+fn parse_baud(s: &str) -> Result<Option<u32>, String> {
+    if s.eq_ignore_ascii_case("auto") {
+        return Ok(None);
+    }
+    match s.parse::<u32>() {
+        Ok(0) | Err(_) => Err(format!(
+            "bad baud rate '{s}': use auto, 115200 (DSMR 4/5) or 9600 (DSMR 2.2/3.0)"
+        )),
+        Ok(baud) => Ok(Some(baud)),
+    }
+}
+
+fn parse_size(s: &str) -> Result<usize, String> {
+    let err = || format!("bad size '{s}': use bytes, or a number with K or M, e.g. 256K");
+    let (digits, unit) = match s.as_bytes().last() {
+        Some(b'k' | b'K') => (&s[..s.len() - 1], 1024),
+        Some(b'm' | b'M') => (&s[..s.len() - 1], 1024 * 1024),
+        _ => (s, 1),
+    };
+    digits
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(unit))
+        .ok_or_else(err)
+}
+
+/// What `main` should do after looking at the command line.
+pub enum Parsed {
+    Serve {
+        config: Box<Config>,
+        verbose: u8,
+    },
+    Probe {
+        device: PathBuf,
+        seconds: u64,
+    },
+    /// Print this to stdout and exit 0 (help, version).
+    Print(String),
+    /// Print this to stderr and exit 2.
+    Usage(String),
+}
+
+/// Parses `args` (without the program name).
+pub fn parse(program: &str, args: &[&str]) -> Parsed {
+    let cli = match Cli::from_args(&[program], args) {
+        Ok(cli) => cli,
+        Err(exit) if exit.status.is_ok() => return Parsed::Print(exit.output),
+        Err(exit) => return Parsed::Usage(exit.output),
+    };
+    if cli.version {
+        return Parsed::Print(format!("p1mux {}", env!("CARGO_PKG_VERSION")));
+    }
+    match cli.command {
+        None => Parsed::Usage(format!(
+            "{program}: no command given. Run `{program} serve --help`, or `{program} serve --demo` to try it."
+        )),
+        Some(Command::Probe(args))
+            if args
+                .device
+                .to_str()
+                .is_some_and(|d| d.starts_with("tcp://")) =>
+        {
+            Parsed::Usage(format!(
+                "{program} probe: probe tries serial settings on a local port; for a network source \
+             run `nc HOST PORT` and look for telegrams starting with '/'"
+            ))
+        }
+        Some(Command::Probe(args)) => Parsed::Probe {
+            device: args.device,
+            seconds: args.seconds,
+        },
+        Some(Command::Serve(args)) => {
+            let verbose = args.verbose;
+            match Config::from_args(args) {
+                Ok(config) => Parsed::Serve {
+                    config: Box::new(config),
+                    verbose,
+                },
+                Err(msg) => Parsed::Usage(format!("{program} serve: {msg}")),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn devices() {
+        assert_eq!(parse_device("demo"), Ok(Device::Demo));
+        assert_eq!(
+            parse_device("/dev/ttyUSB0"),
+            Ok(Device::Serial("/dev/ttyUSB0".into()))
+        );
+        assert!(matches!(
+            parse_device("tcp://esp:23"),
+            Ok(Device::Network(_))
+        ));
+        assert!(parse_device("tcp://esp").is_err());
+        assert!(parse_device("").is_err());
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("256K"), Ok(262144));
+        assert_eq!(parse_size("1m"), Ok(1048576));
+        assert_eq!(parse_size("9000"), Ok(9000));
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("99999999999999999999M").is_err());
+    }
+}

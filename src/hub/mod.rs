@@ -1,0 +1,325 @@
+//! The raw TCP clients: accepting them, and fanning telegrams out to them.
+//!
+//! Each client has its own bounded queue of whole telegrams, so a slow or
+//! dead client only ever loses its own oldest telegrams and never delays
+//! anyone else. Every telegram is handed to the kernel with its own `write`
+//! calls (never glued to its neighbour), because Domoticz needs '/' at the
+//! start of a read and drops whatever follows the '!' line in the same read.
+
+mod accept;
+pub mod allow;
+mod backlog;
+mod client;
+pub mod listen;
+mod replay;
+
+use std::io;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use log::info;
+use mio::net::TcpListener;
+use mio::{Interest, Registry, Token};
+
+use crate::error::StartError;
+use crate::output::{Context, Delivery, Output, plural};
+use allow::Cidr;
+use client::{Client, Drain, discard_input};
+use replay::Last;
+
+/// A client that accepts no byte for this long while data waits is gone.
+pub const STALL_LIMIT: Duration = Duration::from_secs(60);
+/// A new client gets the last telegram only if it is younger than this.
+pub const REPLAY_MAX_AGE: Duration = Duration::from_secs(15);
+/// How long accepting pauses when the process is out of file descriptors,
+/// unless a client closes first and so frees one.
+pub(super) const ACCEPT_PAUSE: Duration = Duration::from_secs(1);
+
+/// Counters for the stats line.
+#[derive(Debug, Default, Clone)]
+pub struct HubStats {
+    /// Telegrams written whole to a client, summed over clients.
+    pub telegrams_out: u64,
+    /// Bytes written to clients.
+    pub bytes_out: u64,
+    /// Telegrams dropped from full client queues.
+    pub overflow_drops: u64,
+    /// Clients accepted since start.
+    pub accepted: u64,
+    /// Connections closed at once: not allowed, over --max-clients, or out of fds.
+    pub refused: u64,
+    /// Clients disconnected for accepting nothing for [`STALL_LIMIT`].
+    pub stalled: u64,
+}
+
+/// The rules for clients, from the command line.
+#[derive(Clone, Debug)]
+pub struct Policy {
+    /// Most clients served at once.
+    pub max_clients: usize,
+    /// Per-client queue bound in bytes.
+    pub client_buffer: usize,
+    /// Send a new client the last telegram if it is fresh.
+    pub replay: bool,
+    /// Address blocks allowed to connect; empty allows everyone.
+    pub allow: Vec<Cidr>,
+}
+
+/// The listeners, the connected clients, and what they are owed.
+pub struct Hub {
+    listeners: Vec<TcpListener>,
+    /// Slots indexed by `token - first_client`; freed slots are reused.
+    slots: Vec<Option<Client>>,
+    free: Vec<usize>,
+    /// The first token of this output; listeners take the first ones.
+    first_token: usize,
+    /// Tokens from here up belong to clients.
+    first_client: usize,
+    connected: usize,
+    policy: Policy,
+    last: Option<Last>,
+    /// Clients whose input was not drained within the read budget.
+    unread: Vec<Token>,
+    /// Accepting is paused until then after running out of fds.
+    accept_paused_until: Option<Instant>,
+    /// A client closed while accepting was paused: an fd is free, so the
+    /// connections waiting in the backlog (often ones already closed by a
+    /// storm that passed) are taken at once rather than after the pause.
+    accept_now: bool,
+    /// The out-of-fds warning was logged for this shortage.
+    short_of_fds: bool,
+    /// A spare descriptor, given up to accept-and-close a connection when
+    /// out of fds, so the peer sees a close instead of hanging in the backlog.
+    spare_fd: Option<std::fs::File>,
+    pub stats: HubStats,
+}
+
+impl Hub {
+    /// Binds every address and watches it, with tokens from `first_token`.
+    pub fn bind(
+        addrs: &[SocketAddr],
+        policy: Policy,
+        registry: &Registry,
+        first_token: usize,
+    ) -> Result<Hub, StartError> {
+        let mut listeners = Vec::new();
+        for (i, addr) in addrs.iter().enumerate() {
+            let mut listener = listen::bind(*addr)?;
+            let local = listener
+                .local_addr()
+                .map_err(|e| format!("listening on {addr}: {e}"))?;
+            registry
+                .register(&mut listener, Token(first_token + i), Interest::READABLE)
+                .map_err(|e| format!("watching {local}: {e}"))?;
+            info!("listening on {local}");
+            listeners.push(listener);
+        }
+        Ok(Hub {
+            first_client: first_token + listeners.len(),
+            listeners,
+            slots: Vec::new(),
+            free: Vec::new(),
+            first_token,
+            connected: 0,
+            policy,
+            last: None,
+            unread: Vec::new(),
+            accept_paused_until: None,
+            accept_now: false,
+            short_of_fds: false,
+            spare_fd: open_spare(),
+            stats: HubStats::default(),
+        })
+    }
+
+    pub fn client_count(&self) -> usize {
+        self.connected
+    }
+
+    /// Queues `telegram` for every client and writes it where the socket has room.
+    fn broadcast(&mut self, registry: &Registry, telegram: &Rc<[u8]>, now: Instant) {
+        for index in 0..self.slots.len() {
+            let token = Token(self.first_client + index);
+            let Some(mut client) = self.slots[index].take() else {
+                continue;
+            };
+            self.stats.overflow_drops +=
+                client.queue(telegram.clone(), self.policy.client_buffer, now);
+            // A client with a backlog already waits for writability; writing
+            // now would only find the socket full again.
+            let result = if client.want_write {
+                Ok(())
+            } else {
+                client.send(registry, token, now, &mut self.stats)
+            };
+            self.slots[index] = Some(client);
+            if let Err(e) = result {
+                self.drop_client(registry, token, &format!("write error: {e}"));
+            }
+        }
+    }
+
+    /// Handles readiness for a client socket.
+    fn client_event(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        readable: bool,
+        writable: bool,
+        now: Instant,
+    ) {
+        let index = token.0 - self.first_client;
+        let Some(mut client) = self.slots.get_mut(index).and_then(Option::take) else {
+            return; // closed earlier in this batch of events
+        };
+        let mut outcome = Ok(());
+        if readable {
+            outcome = match discard_input(&mut client.stream) {
+                Ok(Drain::Done) => Ok(()),
+                Ok(Drain::More) => {
+                    self.unread.push(token);
+                    Ok(())
+                }
+                Ok(Drain::Closed) => Err("closed the connection".to_string()),
+                Err(e) => Err(format!("read error: {e}")),
+            };
+        }
+        if outcome.is_ok() && writable && client.want_write {
+            outcome = client
+                .send(registry, token, now, &mut self.stats)
+                .map_err(|e| format!("write error: {e}"));
+        }
+        self.slots[index] = Some(client);
+        if let Err(why) = outcome {
+            self.drop_client(registry, token, &why);
+        }
+    }
+
+    fn drop_client(&mut self, registry: &Registry, token: Token, why: &str) {
+        let index = token.0 - self.first_client;
+        let Some(client) = self.slots.get_mut(index).and_then(Option::take) else {
+            return;
+        };
+        self.free.push(index);
+        self.connected -= 1;
+        if self.accept_paused_until.take().is_some() {
+            self.accept_now = true;
+        }
+        let lost = match client.backlog.dropped {
+            0 => String::new(),
+            n => format!(
+                "; it missed {} to its full queue",
+                plural(n as usize, "telegram", "telegrams")
+            ),
+        };
+        let peer = client.peer;
+        // Closed before the log line says so.
+        client.close(registry);
+        info!(
+            "client {peer} disconnected: {why}{lost} ({} connected)",
+            self.connected
+        );
+    }
+}
+
+impl Output for Hub {
+    fn deliver(&mut self, cx: &Context, delivery: Delivery<'_>) {
+        match delivery {
+            Delivery::Telegram(telegram) => {
+                self.broadcast(cx.registry, &telegram.bytes, cx.now);
+                let hosts = self.slots.iter().flatten().map(|c| c.peer.ip());
+                self.last = Some(Last::new(telegram.bytes.clone(), telegram.at, hosts));
+            }
+            Delivery::Damaged(bytes) | Delivery::Raw(bytes) => {
+                self.broadcast(cx.registry, bytes, cx.now)
+            }
+        }
+    }
+
+    fn on_event(&mut self, cx: &Context, event: &mio::event::Event) {
+        let token = event.token();
+        if token.0 >= self.first_client {
+            let readable = event.is_readable() || event.is_read_closed() || event.is_error();
+            self.client_event(cx.registry, token, readable, event.is_writable(), cx.now);
+        } else {
+            self.accept(cx.registry, token.0 - self.first_token, cx.now);
+        }
+    }
+
+    fn due_at(&self) -> Option<Instant> {
+        self.accept_paused_until
+    }
+
+    fn on_time(&mut self, cx: &Context) {
+        for index in 0..self.slots.len() {
+            if matches!(&self.slots[index], Some(c) if c.backlog.stalled(cx.now)) {
+                self.stats.stalled += 1;
+                let why = format!("accepted no data for {}s", STALL_LIMIT.as_secs());
+                self.drop_client(cx.registry, Token(self.first_client + index), &why);
+            }
+        }
+        // Connections that queued during a pause raise no new readiness event.
+        if self
+            .accept_paused_until
+            .is_some_and(|until| cx.now >= until)
+        {
+            self.accept_paused_until = None;
+            self.accept_all(cx.registry, cx.now);
+        }
+    }
+
+    fn has_pending(&self) -> bool {
+        !self.unread.is_empty() || self.accept_now
+    }
+
+    fn on_pending(&mut self, cx: &Context) {
+        for token in std::mem::take(&mut self.unread) {
+            self.client_event(cx.registry, token, true, false, cx.now);
+        }
+        if std::mem::take(&mut self.accept_now) {
+            self.accept_all(cx.registry, cx.now);
+        }
+    }
+
+    fn shutdown(&mut self, cx: &Context) -> String {
+        let n = self.connected;
+        for client in self.slots.iter_mut().filter_map(Option::take) {
+            client.close_cleanly(cx.registry);
+        }
+        self.connected = 0;
+        format!("closing {}", plural(n, "client", "clients"))
+    }
+
+    fn summary(&self) -> String {
+        let s = &self.stats;
+        format!(
+            "clients {} (accepted {}, refused {}, dropped for stalling {}), telegrams written \
+             to clients {}, bytes out {}, telegrams dropped from full client queues {}",
+            self.connected,
+            s.accepted,
+            s.refused,
+            s.stalled,
+            s.telegrams_out,
+            s.bytes_out,
+            s.overflow_drops,
+        )
+    }
+}
+
+/// An IPv4 client of a dual-stack listener as users know it: 127.0.0.1,
+/// not [::ffff:127.0.0.1].
+fn canonical(peer: SocketAddr) -> SocketAddr {
+    SocketAddr::new(peer.ip().to_canonical(), peer.port())
+}
+
+fn is_fd_exhaustion(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+    )
+}
+
+fn open_spare() -> Option<std::fs::File> {
+    std::fs::File::open("/dev/null").ok()
+}

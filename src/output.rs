@@ -1,0 +1,90 @@
+//! What every output (the raw TCP clients of the hub, and whatever else
+//! publishes telegrams) offers the event loop, and what it is handed.
+//!
+//! An output owns a range of poll tokens ([`TOKENS_PER_OUTPUT`] from the
+//! first one it is given), so the loop can route readiness to it without
+//! knowing what it is. An output must never block: it queues (bounded) and
+//! writes when its sockets have room.
+
+use std::rc::Rc;
+use std::time::Instant;
+
+use mio::Registry;
+use mio::event::Event;
+
+/// Poll tokens reserved for each output: listeners and connections.
+/// 2^20, so that 32-bit targets (a Raspberry Pi's armhf) still have room
+/// for many outputs.
+pub const TOKENS_PER_OUTPUT: usize = 1 << 20;
+
+/// A telegram that passed every check, ready to go out.
+#[derive(Debug, Clone)]
+pub struct Telegram {
+    /// '/' through the '!' line's LF, exactly as the meter meant it
+    /// (parity bits stripped): what every client gets, byte for byte.
+    pub bytes: Rc<[u8]>,
+    /// When it was complete, for replay age and status.
+    pub at: Instant,
+}
+
+/// What the pipeline hands every output.
+#[derive(Debug, Clone, Copy)]
+pub enum Delivery<'a> {
+    /// A valid telegram.
+    Telegram(&'a Telegram),
+    /// `--forward all`: a complete telegram whose CRC failed.
+    Damaged(&'a Rc<[u8]>),
+    /// `--forward raw`: bytes exactly as read from the source.
+    Raw(&'a Rc<[u8]>),
+}
+
+/// What an output needs from the loop for one call.
+pub struct Context<'a> {
+    pub registry: &'a Registry,
+    pub now: Instant,
+}
+
+/// One way telegrams leave p1mux.
+pub trait Output {
+    /// Queues a delivery for whoever this output serves; writes at once
+    /// where a socket has room, never waits.
+    fn deliver(&mut self, cx: &Context, delivery: Delivery<'_>);
+
+    /// Readiness on one of this output's tokens.
+    fn on_event(&mut self, cx: &Context, event: &Event);
+
+    /// When [`Output::on_time`] wants to run next, if sooner than the
+    /// loop's one-second housekeeping tick.
+    fn due_at(&self) -> Option<Instant> {
+        None
+    }
+
+    /// Time-driven work: stalled peers, timeouts, retries. Called at every
+    /// tick and whenever [`Output::due_at`] has passed.
+    fn on_time(&mut self, cx: &Context);
+
+    /// Work is left over from this turn (input beyond a read budget): the
+    /// loop polls again without sleeping and calls [`Output::on_pending`].
+    fn has_pending(&self) -> bool {
+        false
+    }
+
+    /// Continues the work [`Output::has_pending`] announced.
+    fn on_pending(&mut self, _cx: &Context) {}
+
+    /// Closes everything cleanly before p1mux exits; returns a few words
+    /// for the exit log line, e.g. "closing 2 clients".
+    fn shutdown(&mut self, cx: &Context) -> String;
+
+    /// This output's part of the SIGUSR1 stats line.
+    fn summary(&self) -> String;
+}
+
+/// "1 client", "2 clients".
+pub fn plural(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("{n} {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}

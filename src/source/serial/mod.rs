@@ -1,0 +1,237 @@
+//! The meter's serial port: opened with the right settings (found by the
+//! detector when not given), read without blocking, reopened when it goes
+//! away.
+//!
+//! A USB cable that is pulled, a hub that resets, or udev renaming the
+//! device must never cost the clients their connections: the port is closed,
+//! the outage logged once, and the same path (perhaps a symlink that now
+//! points elsewhere) is tried again with backoff.
+
+pub mod port;
+
+use std::io;
+use std::os::fd::AsRawFd;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use log::{info, warn};
+use mio::unix::SourceFd;
+use mio::{Interest, Registry, Token};
+use serialport::TTYPort;
+
+use super::outage::Outage;
+use super::{AfterSilence, Change, Input, Read, read_once};
+use crate::detect::{Detector, Found, Step};
+use crate::error::StartError;
+use crate::framer::{Event, Parity};
+use crate::health::Quiet;
+use crate::line::Setting;
+use port::{FdReader, OpenError};
+
+/// The serial side of the gateway: an open port, or the wait for one.
+pub struct SerialInput {
+    path: PathBuf,
+    /// Which setting to read with; with several candidates, detects.
+    detector: Detector,
+    port: Option<TTYPort>,
+    /// When to try opening again while closed, and what to log.
+    outage: Outage,
+    token: Token,
+}
+
+impl SerialInput {
+    /// Starts detecting (or using the one setting given) and tries the port.
+    /// Fails when waiting cannot help: no permission, not a serial device.
+    pub fn open(
+        path: PathBuf,
+        settings: Vec<Setting>,
+        registry: &Registry,
+        token: Token,
+        now: Instant,
+    ) -> Result<SerialInput, StartError> {
+        let detector = Detector::new(settings, now);
+        if detector.is_auto() {
+            let list: Vec<String> = detector
+                .candidates()
+                .iter()
+                .map(Setting::to_string)
+                .collect();
+            info!(
+                "detecting the serial settings, trying in turn: {}",
+                list.join(", ")
+            );
+        }
+        let mut input = SerialInput {
+            path,
+            detector,
+            port: None,
+            outage: Outage::new(now),
+            token,
+        };
+        match open(&input.path, input.setting()) {
+            Ok(port) => {
+                input.opened(registry, port, now);
+            }
+            Err(e) if e.fatal_at_startup() => return Err(StartError(e.describe(&input.path))),
+            Err(OpenError::Missing) => {
+                info!("waiting for {} to appear", input.path.display());
+                input
+                    .outage
+                    .failed(&OpenError::Missing.describe(&input.path), now);
+            }
+            Err(e) => input.outage.failed(&e.describe(&input.path), now),
+        }
+        Ok(input)
+    }
+
+    fn setting(&self) -> Setting {
+        self.detector.current()
+    }
+
+    /// Watches a freshly opened port.
+    fn opened(&mut self, registry: &Registry, port: TTYPort, now: Instant) -> bool {
+        let fd = port.as_raw_fd();
+        if let Err(e) = registry.register(&mut SourceFd(&fd), self.token, Interest::READABLE) {
+            self.outage
+                .failed(&format!("watching {}: {e}", self.path.display()), now);
+            return false;
+        }
+        info!("opened {} ({})", self.path.display(), self.setting());
+        self.port = Some(port);
+        self.outage.ended();
+        true
+    }
+
+    /// Closes the port (if open) and schedules a reopen after `delay`.
+    fn close(&mut self, registry: &Registry, now: Instant, delay: Duration) {
+        if let Some(port) = self.port.take() {
+            let fd = port.as_raw_fd();
+            let _ = registry.deregister(&mut SourceFd(&fd));
+        }
+        self.outage.retry_after(now, delay);
+    }
+
+    /// Switches the port to `setting` (at once if open, else at the next open).
+    fn apply(&mut self, setting: Setting) {
+        if let Some(port) = &mut self.port
+            && let Err(e) = port::reconfigure(port, setting)
+        {
+            warn!("switching {} to {setting}: {e}", self.path.display());
+        }
+    }
+}
+
+/// Opens with the detector's current setting.
+fn open(path: &std::path::Path, setting: Setting) -> Result<TTYPort, OpenError> {
+    port::open(path, setting)
+}
+
+impl Input for SerialInput {
+    fn parity(&self) -> Parity {
+        self.setting().parity
+    }
+
+    fn is_up(&self) -> bool {
+        self.port.is_some()
+    }
+
+    fn due_at(&self) -> Option<Instant> {
+        self.port.is_none().then(|| self.outage.retry_at())
+    }
+
+    fn on_time(&mut self, registry: &Registry, now: Instant) -> Change {
+        if self.port.is_some() || now < self.outage.retry_at() {
+            return Change::Nothing;
+        }
+        match open(&self.path, self.setting()) {
+            Ok(port) => {
+                if !self.opened(registry, port, now) {
+                    return Change::Nothing;
+                }
+                self.detector.restart_window(now);
+                Change::Up
+            }
+            Err(e) => {
+                self.outage.failed(&e.describe(&self.path), now);
+                Change::Nothing
+            }
+        }
+    }
+
+    fn on_ready(&mut self, _registry: &Registry, _token: Token, _now: Instant) -> Change {
+        Change::Readable
+    }
+
+    fn read(&mut self, buf: &mut [u8]) -> Read {
+        match &self.port {
+            // VMIN is 1, so a read of 0 bytes means hang-up, not "no data".
+            Some(port) => read_once(&mut FdReader(port), buf, "device hung up"),
+            None => Read::Empty,
+        }
+    }
+
+    fn lost(&mut self, registry: &Registry, err: &io::Error, now: Instant) {
+        warn!(
+            "lost {}: {err}; clients stay connected, reopening when it comes back",
+            self.path.display()
+        );
+        self.close(registry, now, Duration::ZERO);
+        self.outage.lost(now);
+    }
+
+    fn reopen(&mut self, registry: &Registry, now: Instant) {
+        info!("SIGHUP: reopening {}", self.path.display());
+        self.close(registry, now, Duration::ZERO);
+    }
+
+    fn observe_bytes(&mut self, bytes: &[u8]) {
+        self.detector.bytes(bytes);
+    }
+
+    fn observe(&mut self, event: &Event<'_>) {
+        self.detector.event(event);
+    }
+
+    fn settle(&mut self, now: Instant) -> Option<Parity> {
+        if let Some(found) = self.detector.confirm() {
+            let verb = if self.detector.is_auto() {
+                "detected"
+            } else {
+                "receiving"
+            };
+            info!("{verb}: {}", describe_lock(&found, self.setting()));
+        }
+        let Step::Try { next, why } = self.detector.step(now) else {
+            return None;
+        };
+        info!("not {why}; trying {next}");
+        self.apply(next);
+        Some(next.parity)
+    }
+
+    fn silent(&mut self, _registry: &Registry, now: Instant, quiet: &Quiet) -> AfterSilence {
+        let settings = if self.detector.locked() {
+            self.setting().to_string()
+        } else {
+            format!("{} (still detecting)", self.setting())
+        };
+        warn!("{}", quiet.serial_warning(&settings));
+        if self.detector.unlock(now) {
+            info!(
+                "detecting the serial settings again, starting from {}",
+                self.setting()
+            );
+        }
+        AfterSilence::Reset
+    }
+}
+
+/// The lock line: "DSMR 5.0 meter /ISK5\2M550T-1012 at 115200 8N1".
+fn describe_lock(found: &Found, setting: Setting) -> String {
+    let mut line = format!("{} meter {} at {setting}", found.generation, found.header);
+    if found.parity_in_bit7 {
+        line.push_str("; ");
+        line.push_str(setting.parity_note());
+    }
+    line
+}
