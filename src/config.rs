@@ -7,7 +7,7 @@
 use std::net::{Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 
-use crate::cli::{DEFAULT_PORT, Device, Forward, NetSource, ServeArgs};
+use crate::cli::{DEFAULT_PORT, Device, Forward, ListenAddr, NetSource, ServeArgs};
 use crate::framer::MAX_FRAME;
 use crate::hub::allow::Cidr;
 use crate::line::{Setting, settings_for};
@@ -23,6 +23,49 @@ pub enum SourceConfig {
     /// A meter on the network (`--device tcp://HOST:PORT`).
     Network(NetSource),
     Demo,
+}
+
+/// The addresses to bind for a repeatable listening option, or `default`'s
+/// port on all interfaces. The same address twice, or an IPv4 address
+/// beside `[::]` on the same port (which serves IPv4 already), is a
+/// mistake that binding would only report as "address in use".
+pub fn listen_addresses(
+    given: &[ListenAddr],
+    option: &str,
+    default: u16,
+) -> Result<Vec<SocketAddr>, String> {
+    if given.is_empty() {
+        return Ok(vec![SocketAddr::from((Ipv6Addr::UNSPECIFIED, default))]);
+    }
+    let mut all: Vec<(SocketAddr, &str)> = Vec::new();
+    for arg in given {
+        for &addr in &arg.addrs {
+            let clash = all.iter().find(|(other, _)| {
+                other.port() == addr.port()
+                    && addr.port() != 0
+                    && (*other == addr
+                        || other.ip().is_unspecified() && other.is_ipv6()
+                        || addr.ip().is_unspecified() && addr.is_ipv6())
+            });
+            if let Some((other, text)) = clash {
+                return Err(if *other == addr {
+                    format!(
+                        "{option} {} is given twice ({text} is the same address)",
+                        arg.text
+                    )
+                } else {
+                    format!(
+                        "{option} {} and {option} {text} overlap: [::]:{} already serves IPv4 \
+                         too; give one of them",
+                        arg.text,
+                        addr.port()
+                    )
+                });
+            }
+            all.push((addr, &arg.text));
+        }
+    }
+    Ok(all.into_iter().map(|(addr, _)| addr).collect())
 }
 
 /// Settings for one run of `serve`, validated.
@@ -82,11 +125,7 @@ impl Config {
             }
             Device::Demo => SourceConfig::Demo,
         };
-        let listen = if args.listen.is_empty() {
-            vec![SocketAddr::from((Ipv6Addr::UNSPECIFIED, DEFAULT_PORT))]
-        } else {
-            args.listen
-        };
+        let listen = listen_addresses(&args.listen, "--listen", DEFAULT_PORT)?;
         Ok(Config {
             source,
             listen,

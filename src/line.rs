@@ -76,13 +76,22 @@ impl Setting {
     }
 }
 
+impl Setting {
+    /// The setting as a candidate to try: 9600 8N1 is tried for what it
+    /// reads, a 7E1 meter's bytes with the parity in bit 7.
+    pub fn label(&self) -> String {
+        if self.framing == Framing::EightN1 && self.parity == Parity::Even {
+            format!("{self} (7E1 parity in bit 7)")
+        } else {
+            self.to_string()
+        }
+    }
+}
+
+/// What the port is set to, as users write it: "115200 8N1".
 impl fmt::Display for Setting {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.baud, self.framing)?;
-        if self.framing == Framing::EightN1 && self.parity == Parity::Even {
-            f.write_str(" (7E1 parity in bit 7)")?;
-        }
-        Ok(())
+        write!(f, "{} {}", self.baud, self.framing)
     }
 }
 
@@ -136,7 +145,9 @@ mod tests {
     #[test]
     fn shown_as_users_write_them() {
         assert_eq!(CANDIDATES[0].to_string(), "115200 8N1");
-        assert_eq!(CANDIDATES[2].to_string(), "9600 8N1 (7E1 parity in bit 7)");
+        assert_eq!(CANDIDATES[2].to_string(), "9600 8N1");
+        assert_eq!(CANDIDATES[2].label(), "9600 8N1 (7E1 parity in bit 7)");
+        assert_eq!(CANDIDATES[1].label(), "9600 7E1");
         assert_eq!(CANDIDATES[1].serve_args(), "--baud 9600 --framing 7e1");
     }
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use nix::poll::{PollFd, PollFlags, poll};
 use serialport::TTYPort;
 
-use crate::detect::Observation;
+use crate::detect::{Diagnosis, Observation, diagnose};
 use crate::framer::Framer;
 use crate::line::{CANDIDATES, Setting};
 use crate::source::serial::port::{self as serial, FdReader, OpenError};
@@ -145,7 +145,7 @@ fn listen(
 fn row(setting: Setting, seen: &Observation) -> String {
     format!(
         "{:<34} {:>7} {:>6} {:>4} {:>7} {:>10}  {}",
-        setting.to_string(),
+        setting.label(),
         seen.bytes,
         seen.frames,
         seen.valid,
@@ -165,7 +165,7 @@ fn verdict(device: &Path, per_setting: Duration, tried: &[(Setting, Observation)
         } else {
             "not needed"
         };
-        let _ = writeln!(out, "{:<34} {why}", setting.to_string());
+        let _ = writeln!(out, "{:<34} {why}", setting.label());
     }
     if let Some((setting, seen)) = tried.iter().find(|(_, seen)| seen.first.is_some()) {
         let found = seen.first.as_ref().expect("found above");
@@ -189,28 +189,17 @@ fn verdict(device: &Path, per_setting: Duration, tried: &[(Setting, Observation)
         );
         return (WORKS, out);
     }
-    if total == 0 {
-        let _ = write!(
-            out,
-            "\nVerdict: no bytes at all in {}s. The meter is not sending to this port:\n\
-             - The meter only sends while Data Request (RJ12 pin 2) is held at 4-5.5 V. Many cables\n\
-             \x20 power it from the adapter's DTR/RTS or 5 V pin: check that wire.\n\
-             - Data comes out of pin 5 (and pin 3 is its ground). A crossed RJ12 cable puts the\n\
-             \x20 wires on the wrong pins: swap them, or use the other end or half of the cable.\n\
-             - Is {dev} the P1 cable? Unplug it, see which device disappears (ls /dev/serial/by-id).\n\
-             \nWhen fixed, check again with:\n\n    p1mux probe --device {dev}\n",
-            per_setting.as_secs()
-        );
-        return (FAILS, out);
-    }
+    let observed: Vec<(Setting, &Observation)> = tried.iter().map(|(s, o)| (*s, o)).collect();
+    let diagnosis = diagnose(&observed, tried.len() == CANDIDATES.len());
+    let listened = match diagnosis {
+        Diagnosis::NoBytes => format!(" (listened {}s)", per_setting.as_secs()),
+        _ => format!(" ({total} bytes)"),
+    };
     let _ = write!(
         out,
-        "\nVerdict: {total} bytes arrived, but no setting decodes them into a telegram.\n\
-         That is what a signal of the wrong polarity looks like: the P1 data line is inverted\n\
-         and needs an inverter (a transistor and pull-up), an FTDI cable with RXD inverted in\n\
-         its EEPROM, or an RS232-level adapter (PL2303/HL-340 with a DB9 plug invert by nature).\n\
-         If the cable already inverts, look for a loose wire or a missing pull-up on pin 5.\n\
-         \nWhen fixed, check again with:\n\n    p1mux probe --device {dev}\n"
+        "\nVerdict: {}{listened}.\n{}\nWhen fixed, check again with:\n\n    p1mux probe --device {dev}\n",
+        diagnosis.summary(),
+        diagnosis.advice(&dev.to_string()),
     );
     (FAILS, out)
 }
@@ -219,26 +208,7 @@ fn missing(device: &Path) -> String {
     let dev = device.display();
     let mut out =
         format!("Verdict: {dev} does not exist: the cable is unplugged, or has another name.\n");
-    let mut ports: Vec<String> = serialport::available_ports()
-        .map(|ports| ports.into_iter().map(|p| p.port_name).collect())
-        .unwrap_or_default();
-    if let Ok(entries) = std::fs::read_dir("/dev/serial/by-id") {
-        for entry in entries.flatten() {
-            ports.push(entry.path().display().to_string());
-        }
-    }
-    // The likely P1 cables first: stable names, then USB adapters.
-    ports.sort_by_key(|p| {
-        let rank = if p.starts_with("/dev/serial/by-id") {
-            0
-        } else if p.contains("ttyUSB") || p.contains("ttyACM") {
-            1
-        } else {
-            2
-        };
-        (rank, p.clone())
-    });
-    ports.dedup();
+    let ports = serial::existing_ports();
     if ports.is_empty() {
         out.push_str(
             "No serial ports exist on this machine: plug the cable in, and check `dmesg` for its name.\n",

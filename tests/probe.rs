@@ -124,7 +124,7 @@ fn verdict_no_bytes_at_all() {
     let r = probe(&dev, 1, None, |_| {});
     assert_eq!(r.status, Some(1), "{}", r.text);
     assert!(
-        r.text.contains("Verdict: no bytes at all in 1s"),
+        r.text.contains("Verdict: no bytes at all: ") && r.text.contains("(listened 1s)"),
         "{}",
         r.text
     );

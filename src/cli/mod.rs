@@ -105,7 +105,7 @@ pub struct ServeArgs {
     /// or a bare PORT (all interfaces). Default [::]:2001 (IPv4 and IPv6),
     /// 0.0.0.0:2001 where IPv6 is off. Port 0 picks a free port.
     #[argh(option, arg_name = "addr", from_str_fn(parse_listen))]
-    pub listen: Vec<SocketAddr>,
+    pub listen: Vec<ListenAddr>,
 
     /// serial speed: auto (default: found from the bytes), 115200 for
     /// DSMR 4/5, or 9600 for DSMR 2.2/3.0
@@ -229,24 +229,76 @@ fn parse_framing(s: &str) -> Result<Option<Framing>, String> {
     }
 }
 
-fn parse_listen(s: &str) -> Result<SocketAddr, String> {
+/// One `--listen` address as given: a name may stand for several.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListenAddr {
+    /// What the user wrote, for messages.
+    pub text: String,
+    pub addrs: Vec<SocketAddr>,
+}
+
+/// `IP:PORT`, `[IPv6]:PORT`, a bare `PORT` (all interfaces), or
+/// `NAME:PORT` looked up now (`localhost:2001`).
+pub fn parse_listen(s: &str) -> Result<ListenAddr, String> {
+    let usage = "use IP:PORT, [IPv6]:PORT, NAME:PORT or PORT, e.g. 0.0.0.0:2001";
+    let found = |addrs: Vec<SocketAddr>| {
+        Ok(ListenAddr {
+            text: s.to_string(),
+            addrs,
+        })
+    };
     if let Ok(port) = s.parse::<u16>() {
-        return Ok(SocketAddr::from((Ipv6Addr::UNSPECIFIED, port)));
+        return found(vec![SocketAddr::from((Ipv6Addr::UNSPECIFIED, port))]);
     }
-    s.parse().map_err(|_| {
-        format!("bad listen address '{s}': use IP:PORT, [IPv6]:PORT or PORT, e.g. 0.0.0.0:2001")
-    })
+    if let Ok(addr) = s.parse::<SocketAddr>() {
+        return found(vec![addr]);
+    }
+    let Some((host, port)) = s.rsplit_once(':') else {
+        return match s.parse::<u64>() {
+            Ok(_) => Err(format!(
+                "bad listen address '{s}': the port is out of range (0-65535)"
+            )),
+            Err(_) => Err(format!("bad listen address '{s}': no port; {usage}")),
+        };
+    };
+    let port = match port.parse::<u64>() {
+        Ok(port) if port <= 65535 => port as u16,
+        Ok(_) => {
+            return Err(format!(
+                "bad listen address '{s}': port {port} is out of range (0-65535; 0 picks a free one)"
+            ));
+        }
+        Err(_) => return Err(format!("bad listen address '{s}': {usage}")),
+    };
+    if host.is_empty() || host.contains(['[', ']']) {
+        return Err(format!("bad listen address '{s}': {usage}"));
+    }
+    match std::net::ToSocketAddrs::to_socket_addrs(&(host, port)) {
+        Ok(addrs) => {
+            let mut addrs: Vec<SocketAddr> = addrs.collect();
+            addrs.dedup();
+            if addrs.is_empty() {
+                Err(format!("bad listen address '{s}': {host} has no address"))
+            } else {
+                found(addrs)
+            }
+        }
+        Err(e) => Err(format!(
+            "bad listen address '{s}': looking up {host}: {e}; {usage}"
+        )),
+    }
 }
 
 fn parse_baud(s: &str) -> Result<Option<u32>, String> {
     if s.eq_ignore_ascii_case("auto") {
         return Ok(None);
     }
+    // Every P1 port runs at one of the two DSMR speeds.
     match s.parse::<u32>() {
-        Ok(0) | Err(_) => Err(format!(
+        Ok(baud @ (9600 | 115_200)) => Ok(Some(baud)),
+        _ => Err(format!(
             "bad baud rate '{s}': use auto, 115200 (DSMR 4/5) or 9600 (DSMR 2.2/3.0)"
         )),
-        Ok(baud) => Ok(Some(baud)),
     }
 }
 
@@ -282,10 +334,29 @@ pub enum Parsed {
 
 /// Parses `args` (without the program name).
 pub fn parse(program: &str, args: &[&str]) -> Parsed {
-    let cli = match Cli::from_args(&[program], args) {
+    // argh takes one short switch per argument; users write -vv.
+    let args: Vec<&str> = args
+        .iter()
+        .flat_map(|&arg| {
+            let many_v =
+                arg.len() > 2 && arg.starts_with('-') && arg[1..].bytes().all(|b| b == b'v');
+            let count = if many_v { arg.len() - 1 } else { 1 };
+            std::iter::repeat_n(if many_v { "-v" } else { arg }, count)
+        })
+        .collect();
+    let cli = match Cli::from_args(&[program], &args) {
         Ok(cli) => cli,
         Err(exit) if exit.status.is_ok() => return Parsed::Print(exit.output),
-        Err(exit) => return Parsed::Usage(exit.output),
+        Err(exit) => {
+            let command = match args.first() {
+                Some(&c) if c == "serve" || c == "probe" => format!("{program} {c}"),
+                _ => program.to_string(),
+            };
+            return Parsed::Usage(format!(
+                "{}\nRun `{command} --help` for the options.",
+                exit.output.trim_end()
+            ));
+        }
     };
     if cli.version {
         return Parsed::Print(format!("p1mux {}", env!("CARGO_PKG_VERSION")));

@@ -88,6 +88,11 @@ impl Observation {
         }
     }
 
+    /// Enough bytes to judge a setting from them.
+    pub fn enough(&self) -> bool {
+        self.bytes >= JUDGE_AFTER
+    }
+
     /// Enough bytes to judge, and too many of them are not text.
     pub fn clearly_wrong(&self) -> bool {
         self.bytes >= JUDGE_AFTER && self.not_text * 100 > self.bytes * WRONG_PERCENT

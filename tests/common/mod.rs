@@ -237,6 +237,15 @@ impl P1mux {
         None
     }
 
+    /// Waits for exit and for every line printed before it; returns the
+    /// exit code and the whole output.
+    pub fn finish(&mut self) -> (Option<i32>, String) {
+        let status = self.wait_exit(PATIENCE).expect("p1mux exits");
+        // The output threads end at EOF, which closes the channel.
+        while self.lines.recv_timeout(PATIENCE).is_ok() {}
+        (status.code(), self.log_text())
+    }
+
     /// Resident memory in KiB, from /proc.
     pub fn vm_rss_kib(&self) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();

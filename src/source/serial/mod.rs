@@ -14,17 +14,17 @@ use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use log::{info, warn};
+use log::{debug, info, warn};
 use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
 use serialport::TTYPort;
 
 use super::outage::Outage;
 use super::{AfterSilence, Change, Input, Read, read_once};
-use crate::detect::{Detector, Found, Step};
+use crate::detect::{Detector, Diagnosis, Found, Step};
 use crate::error::StartError;
 use crate::framer::{Event, Parity};
-use crate::health::Quiet;
+use crate::health::{Quiet, SILENCE_LIMIT};
 use crate::line::Setting;
 use port::{FdReader, OpenError};
 
@@ -37,7 +37,13 @@ pub struct SerialInput {
     /// When to try opening again while closed, and what to log.
     outage: Outage,
     token: Token,
+    /// When detection, having tried every setting, next logs a summary:
+    /// per-switch lines after the first round would fill an SD card.
+    next_summary: Option<Instant>,
 }
+
+/// How often failing detection says so, after the first full round.
+const SUMMARY_EVERY: Duration = Duration::from_secs(300);
 
 impl SerialInput {
     /// Starts detecting (or using the one setting given) and tries the port.
@@ -51,11 +57,7 @@ impl SerialInput {
     ) -> Result<SerialInput, StartError> {
         let detector = Detector::new(settings, now);
         if detector.is_auto() {
-            let list: Vec<String> = detector
-                .candidates()
-                .iter()
-                .map(Setting::to_string)
-                .collect();
+            let list: Vec<String> = detector.candidates().iter().map(Setting::label).collect();
             info!(
                 "detecting the serial settings, trying in turn: {}",
                 list.join(", ")
@@ -67,14 +69,27 @@ impl SerialInput {
             port: None,
             outage: Outage::new(now),
             token,
+            next_summary: None,
         };
         match open(&input.path, input.setting()) {
             Ok(port) => {
                 input.opened(registry, port, now);
             }
             Err(e) if e.fatal_at_startup() => return Err(StartError(e.describe(&input.path))),
+            Err(OpenError::Missing) if input.path.is_relative() => {
+                // Nobody plugs a cable into the current directory.
+                return Err(StartError(format!(
+                    "--device {}: {}",
+                    input.path.display(),
+                    port::missing_hint(&input.path)
+                )));
+            }
             Err(OpenError::Missing) => {
-                info!("waiting for {} to appear", input.path.display());
+                info!(
+                    "waiting for {} to appear ({})",
+                    input.path.display(),
+                    port::missing_hint(&input.path)
+                );
                 input
                     .outage
                     .failed(&OpenError::Missing.describe(&input.path), now);
@@ -200,27 +215,67 @@ impl Input for SerialInput {
                 "receiving"
             };
             info!("{verb}: {}", describe_lock(&found, self.setting()));
+            self.next_summary = None;
         }
         let Step::Try { next, why } = self.detector.step(now) else {
             return None;
         };
-        info!("not {why}; trying {next}");
+        let line = format!("not {why}; trying {}", next.label());
+        match self.next_summary {
+            _ if !self.detector.tried_all() => info!("{line}"),
+            None => {
+                info!(
+                    "tried every setting, and none gives a valid telegram: {}; trying them \
+                     again in turn, logging a summary every {} minutes (-v shows every switch)",
+                    self.detector.diagnose().summary(),
+                    SUMMARY_EVERY.as_secs() / 60
+                );
+                self.next_summary = Some(now + SUMMARY_EVERY);
+            }
+            Some(at) => {
+                debug!("{line}");
+                if now >= at {
+                    info!(
+                        "still no valid telegram after {} switches of the serial setting: {}",
+                        self.detector.switches(),
+                        self.detector.diagnose().summary()
+                    );
+                    self.next_summary = Some(now + SUMMARY_EVERY);
+                }
+            }
+        }
         self.apply(next);
         Some(next.parity)
     }
 
     fn silent(&mut self, _registry: &Registry, now: Instant, quiet: &Quiet) -> AfterSilence {
-        let settings = if self.detector.locked() {
-            self.setting().to_string()
+        let setting = self.setting();
+        let detecting = !self.detector.locked();
+        let diagnosis = if quiet.bytes == 0 {
+            Diagnosis::NoBytes
+        } else if !self.detector.confirmed() {
+            // Detecting, or a fixed setting that never worked: the bytes
+            // of each setting tried were counted.
+            self.detector.diagnose()
+        } else if quiet.rejects.iter().any(|&n| n > 0) {
+            Diagnosis::Damaged { setting }
+        } else if self.detector.is_auto() {
+            Diagnosis::NoLongerDecodes { setting }
         } else {
-            format!("{} (still detecting)", self.setting())
+            Diagnosis::WrongSetting { setting }
         };
-        warn!("{}", quiet.serial_warning(&settings));
+        let at = if detecting {
+            format!("{setting} (still detecting)")
+        } else {
+            setting.to_string()
+        };
+        warn!(
+            "no valid telegram for {}s at {at}: {}",
+            SILENCE_LIMIT.as_secs(),
+            diagnosis.summary()
+        );
         if self.detector.unlock(now) {
-            info!(
-                "detecting the serial settings again, starting from {}",
-                self.setting()
-            );
+            info!("detecting the serial settings again, starting from {setting}");
         }
         AfterSilence::Reset
     }

@@ -136,6 +136,50 @@ fn owner_of(path: &Path) -> Option<Owner> {
     })
 }
 
+/// The serial ports that exist now, the likely P1 cables first: stable
+/// names under /dev/serial/by-id, then USB adapters, then the rest.
+pub fn existing_ports() -> Vec<String> {
+    let mut ports: Vec<String> = serialport::available_ports()
+        .map(|ports| ports.into_iter().map(|p| p.port_name).collect())
+        .unwrap_or_default();
+    if let Ok(entries) = std::fs::read_dir("/dev/serial/by-id") {
+        for entry in entries.flatten() {
+            ports.push(entry.path().display().to_string());
+        }
+    }
+    ports.sort_by_key(|p| {
+        let rank = if p.starts_with("/dev/serial/by-id") {
+            0
+        } else if p.contains("ttyUSB") || p.contains("ttyACM") {
+            1
+        } else {
+            2
+        };
+        (rank, p.clone())
+    });
+    ports.dedup();
+    ports
+}
+
+/// For a device that does not exist: a likely right name, or the ports
+/// that do exist. `--device ttyUSB0` is a file in the current directory.
+pub fn missing_hint(path: &Path) -> String {
+    if path.is_relative() {
+        let dev = Path::new("/dev").join(path);
+        return format!(
+            "a path relative to the current directory, where no such file exists; serial \
+             devices live in /dev: use --device {}",
+            dev.display()
+        );
+    }
+    let ports = existing_ports();
+    if ports.is_empty() {
+        "no serial ports exist on this machine yet".into()
+    } else {
+        format!("serial ports that exist now: {}", ports.join(", "))
+    }
+}
+
 fn serial_bits(framing: Framing) -> (DataBits, Parity) {
     match framing {
         Framing::EightN1 => (DataBits::Eight, Parity::None),
