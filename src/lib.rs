@@ -15,7 +15,9 @@
 //!   Only looking up a network source's host name runs on a helper thread,
 //!   so that a slow DNS server never stalls the clients.
 //! - [`framer`]: pure code, bytes in, whole telegrams or rejects out.
-//! - [`telegram`]: what a telegram says about itself.
+//! - [`telegram`]: what a telegram says about itself: its header and
+//!   generation, and its values ([`telegram::Reading`], parsed once per
+//!   telegram); [`json`] writes them.
 //! - [`pipeline`]: framer -> [`health`] (stats, silence) -> outputs;
 //!   `--forward` and the replay skip.
 //! - [`output`]: what every output offers the loop; [`hub`] is the raw TCP
@@ -32,6 +34,7 @@ pub mod framer;
 pub mod gateway;
 pub mod health;
 pub mod hub;
+pub mod json;
 pub mod line;
 pub mod logging;
 pub mod output;
