@@ -9,6 +9,7 @@ pub mod allow;
 pub mod config;
 pub mod demo;
 pub mod detect;
+pub mod encrypted;
 pub mod framer;
 pub mod gateway;
 pub mod hub;
