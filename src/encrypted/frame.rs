@@ -72,16 +72,21 @@ impl<'a> Frame<'a> {
     /// `bytes` has been judged a whole frame with its security byte at
     /// `security_at`.
     pub(crate) fn new(bytes: &'a [u8], security_at: usize) -> Frame<'a> {
-        let mut title = [0; 8];
-        title.copy_from_slice(&bytes[2..10]);
         let mut counter = [0; 4];
         counter.copy_from_slice(&bytes[security_at + 1..security_at + 5]);
         Frame {
             bytes,
-            system_title: SystemTitle(title),
+            system_title: Frame::title_of(bytes),
             frame_counter: u32::from_be_bytes(counter),
             security_at,
         }
+    }
+
+    /// The system title of a frame that starts `bytes` (of at least 10).
+    pub(crate) fn title_of(bytes: &[u8]) -> SystemTitle {
+        let mut title = [0; 8];
+        title.copy_from_slice(&bytes[2..10]);
+        SystemTitle(title)
     }
 
     /// The security control byte (always [`SECURITY_BYTE`]); the first

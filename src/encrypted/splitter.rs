@@ -6,8 +6,8 @@
 //! 0xDB and what follows it are held back, as long as they might still be a
 //! frame. A text stream never holds anything back for long: 8N1 ASCII has
 //! no 0xDB at all, and in 7E1 read as 8N1 (parity in bit 7) 0xDB is '[',
-//! but 0x08 has odd parity and arrives as 0x88: a '[' is released by the
-//! next non-letter among the 3 bytes after the next, and always within 14.
+//! but 0x08 has odd parity and arrives as 0x88: a '[' is released as soon
+//! as one of the 3 bytes after the next is not a letter, always within 14.
 //!
 //! False starts, and what resyncs them:
 //! - A 0xDB whose header does not hold up ([`super::frame::judge`]) goes
@@ -15,12 +15,14 @@
 //!   it. A header with one thing wrong (title length, length, security
 //!   byte) is also reported; only whole frames leave the text side.
 //! - A header whose length swallows the next frame: inside a claimed
-//!   frame, 0xDB 0x08 followed by the system title of that frame or of the
-//!   last whole frame begins a new one (ten given bytes: ciphertext holds
-//!   them about once in 2^80), and the cut one is reported as truncated.
-//!   Its bytes are dropped: they were an encrypted frame, not text.
-//!   A frame cut in its last 9 bytes of claimed length is missed this way;
-//!   waiting to rule that out would delay a frame by a whole interval.
+//!   frame, 0xDB 0x08 followed by the system title of that frame or of one
+//!   of the last two whole frames begins a new one (ten given bytes:
+//!   ciphertext holds them about once in 2^80), and the cut one is
+//!   reported as truncated. Its bytes are dropped: they were an encrypted
+//!   frame, not text. When the claimed length ends within the next frame's
+//!   first 9 bytes, the cut frame goes out whole (its tag will fail) and
+//!   its last bytes are kept as the next frame's start if they begin like
+//!   one of a recent meter: no frame waits for the next one to be sent.
 //! - No rescan after a tag failure: a frame whose tag fails was whole by
 //!   its structure, and any frame start inside it that a rescan could find
 //!   (0xDB 0x08 and this meter's title) was already looked for. Only the
@@ -29,8 +31,8 @@
 
 use memchr::memchr;
 
+use super::Reject;
 use super::frame::{self, Frame, Header, START, SystemTitle, TITLE_LEN};
-use super::{MAX_FRAME, Reject};
 
 /// What the splitter makes of the input, in stream order.
 #[derive(Debug)]
@@ -56,9 +58,14 @@ pub struct Splitter {
     /// Where in `buf` to look next for a frame starting inside the
     /// candidate; everything before has been looked at.
     search_from: usize,
-    /// The system title of the last whole frame: a frame from this meter
-    /// may begin inside a claimed one.
-    last_title: Option<SystemTitle>,
+    /// The system titles of the last two whole frames, newest first: a
+    /// frame from this meter may begin inside a claimed one.
+    recent: [Option<SystemTitle>; 2],
+    /// Bytes at the front of `buf` that were the tail of the frame just
+    /// sent: a cut frame's claimed length may have run into the next frame's
+    /// first 9 bytes. They are never text, and only make a frame with
+    /// 0xDB 0x08 and a recent title.
+    overlap: usize,
 }
 
 impl Default for Splitter {
@@ -73,7 +80,8 @@ impl Splitter {
             buf: Vec::with_capacity(1024),
             frame: None,
             search_from: 1,
-            last_title: None,
+            recent: [None; 2],
+            overlap: 0,
         }
     }
 
@@ -83,16 +91,13 @@ impl Splitter {
     }
 
     /// Forgets a partial frame (the port was reopened: its tail will never
-    /// come) and the last meter seen.
+    /// come) and the meters seen.
     pub fn reset(&mut self) {
-        self.clear();
-        self.last_title = None;
-    }
-
-    fn clear(&mut self) {
         self.buf.clear();
         self.frame = None;
         self.search_from = 1;
+        self.recent = [None; 2];
+        self.overlap = 0;
     }
 
     /// Feeds `input`, calling `sink` for each piece, in stream order.
@@ -111,79 +116,96 @@ impl Splitter {
                 self.buf.push(START);
                 input = &input[at + 1..];
             }
-            match self.frame {
-                None => {
-                    match frame::judge(&self.buf) {
-                        Header::NeedMore => {
-                            // One byte at a time: a header is decided
-                            // within 14 bytes, and nothing past the deciding
-                            // byte is taken.
-                            let Some((&next, rest)) = input.split_first() else {
-                                return;
-                            };
-                            self.buf.push(next);
-                            input = rest;
-                        }
-                        Header::NotAFrame => self.release(&mut sink),
-                        Header::Bad(reason) => {
-                            sink(Piece::Rejected(reason));
-                            self.release(&mut sink);
-                        }
-                        Header::Frame { len, security_at } => {
-                            self.frame = Some((len, security_at));
-                        }
+            let Some((len, security_at)) = self.frame else {
+                let verdict = if self.overlap > 0 && !self.recent_start(&self.buf) {
+                    Header::NotAFrame
+                } else {
+                    frame::judge(&self.buf)
+                };
+                match verdict {
+                    Header::NeedMore => {
+                        // One byte at a time: a header is decided within
+                        // 14 bytes, and nothing past the deciding byte is
+                        // taken.
+                        let Some((&next, rest)) = input.split_first() else {
+                            return;
+                        };
+                        self.buf.push(next);
+                        input = rest;
+                    }
+                    Header::NotAFrame => self.release(&mut sink),
+                    Header::Bad(reason) => {
+                        sink(Piece::Rejected(reason));
+                        self.release(&mut sink);
+                    }
+                    Header::Frame { len, security_at } => {
+                        self.frame = Some((len, security_at));
                     }
                 }
-                Some((len, security_at)) => {
-                    let take = (len - self.buf.len()).min(input.len());
-                    self.buf.extend_from_slice(&input[..take]);
-                    input = &input[take..];
-                    if let Some(at) = self.next_start() {
-                        sink(Piece::Rejected(Reject::Truncated));
-                        // The new frame's bytes so far become the candidate.
-                        self.buf.drain(..at);
-                        self.frame = None;
-                        self.search_from = 1;
-                        continue;
-                    }
-                    if self.buf.len() < len {
-                        return;
-                    }
-                    let frame = Frame::new(&self.buf, security_at);
-                    self.last_title = Some(frame.system_title);
-                    sink(Piece::Frame(frame));
-                    self.clear();
-                }
+                continue;
+            };
+            let take = (len - self.buf.len()).min(input.len());
+            self.buf.extend_from_slice(&input[..take]);
+            input = &input[take..];
+            if let Some(at) = self.next_start() {
+                sink(Piece::Rejected(Reject::Truncated));
+                // The new frame's bytes so far become the candidate.
+                self.drop_front(at);
+                continue;
             }
+            if self.buf.len() < len {
+                return;
+            }
+            let frame = Frame::new(&self.buf, security_at);
+            self.recent = [Some(frame.system_title), self.recent[0]];
+            sink(Piece::Frame(frame));
+            let tail = (len.saturating_sub(9).max(1)..len)
+                .find(|&at| self.buf[at] == START && self.recent_start(&self.buf[at..]));
+            self.drop_front(tail.unwrap_or(len));
+            self.overlap = self.buf.len();
         }
     }
 
-    /// The candidate is not a frame: its 0xDB, and everything up to the
-    /// next 0xDB in what was held, goes to the text side; that 0xDB, if
-    /// any, is the next candidate.
-    fn release(&mut self, sink: &mut impl FnMut(Piece<'_>)) {
-        let end = memchr(START, &self.buf[1..]).map_or(self.buf.len(), |at| at + 1);
-        sink(Piece::Text(&self.buf[..end]));
-        self.buf.drain(..end);
+    /// Drops the first `n` bytes held, and with them the candidate they
+    /// began; what is left (if anything) starts with 0xDB.
+    fn drop_front(&mut self, n: usize) {
+        self.buf.drain(..n);
+        self.overlap = self.overlap.saturating_sub(n);
         self.frame = None;
         self.search_from = 1;
     }
 
+    /// The candidate is not a frame: its 0xDB, and everything up to the
+    /// next 0xDB in what was held, goes to the text side (less what was
+    /// part of the last frame); that 0xDB, if any, is the next candidate.
+    fn release(&mut self, sink: &mut impl FnMut(Piece<'_>)) {
+        let end = memchr(START, &self.buf[1..]).map_or(self.buf.len(), |at| at + 1);
+        let from = self.overlap.min(end);
+        if from < end {
+            sink(Piece::Text(&self.buf[from..end]));
+        }
+        self.drop_front(end);
+    }
+
+    /// `bytes` begin, as far as they go, like a frame of a recent meter.
+    fn recent_start(&self, bytes: &[u8]) -> bool {
+        self.recent.iter().flatten().any(|t| starts_like(bytes, t))
+    }
+
     /// Where in the claimed frame a new frame from the same meter begins:
-    /// 0xDB 0x08 and the candidate's or the last frame's system title.
+    /// 0xDB 0x08 and the candidate's or a recent frame's system title.
     /// Positions whose 10 bytes have not all arrived are looked at again
     /// next time.
     fn next_start(&mut self) -> Option<usize> {
-        let own = &self.buf[2..10];
-        let last = self.last_title.as_ref().map(|t| &t.0[..]);
+        let own = Frame::title_of(&self.buf);
         let mut from = self.search_from;
         while let Some(at) = memchr(START, &self.buf[from..]).map(|at| from + at) {
-            let Some(window) = self.buf.get(at + 1..at + 10) else {
+            let window = &self.buf[at..];
+            if window.len() < 10 {
                 self.search_from = at;
                 return None;
-            };
-            let title = &window[1..];
-            if window[0] == TITLE_LEN && (title == own || Some(title) == last) {
+            }
+            if starts_like(window, &own) || self.recent_start(window) {
                 return Some(at);
             }
             from = at + 1;
@@ -193,8 +215,13 @@ impl Splitter {
     }
 }
 
-/// The splitter never holds more than one frame.
-const _: () = assert!(MAX_FRAME >= 14);
+/// `bytes` begin, as far as they go (up to 10), with 0xDB 0x08 `title`.
+fn starts_like(bytes: &[u8], title: &SystemTitle) -> bool {
+    let mut start = [START, TITLE_LEN, 0, 0, 0, 0, 0, 0, 0, 0];
+    start[2..].copy_from_slice(&title.0);
+    let n = bytes.len().min(start.len());
+    bytes[..n] == start[..n]
+}
 
 #[cfg(test)]
 mod tests {
@@ -268,6 +295,7 @@ mod tests {
 
     #[test]
     fn held_bytes_are_bounded() {
+        use crate::encrypted::MAX_FRAME;
         let mut splitter = Splitter::new();
         let mut input = vec![START, TITLE_LEN];
         input.extend_from_slice(b"SAGxxxxx\x82\x1F\xF3\x30");
