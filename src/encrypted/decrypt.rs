@@ -130,13 +130,6 @@ impl Decryptor {
         self.fit.take_news()
     }
 
-    /// Forgets the counters and which meter's tags fitted (for a new
-    /// meter whose counter may be below the old one's).
-    pub fn forget_meter(&mut self) {
-        self.counters = Counters::default();
-        self.tags_fit = None;
-    }
-
     /// Decrypts into `self.plaintext`, whether the tag fits or not, and
     /// says what the result is worth.
     fn open(&mut self, frame: &Frame<'_>) -> Diagnosis {

@@ -51,9 +51,10 @@ impl KeyNews {
                 "the key does not fit this meter: check the key from your grid operator"
             }
             KeyNews::WrongAuthKey => {
-                "the key fits this meter, but the authentication key does not: \
-                 check the one in --auth-key-file, or leave it out to check \
-                 telegrams by their CRC only"
+                "the key fits this meter, but the authentication key does not (telegrams \
+                 decrypt, their tags do not fit): check the authentication key from your \
+                 grid operator (--auth-key-file), or leave it out to check telegrams by \
+                 their CRC only"
             }
             KeyNews::AuthKeyUnknown => {
                 "this meter's authentication key is not the Smarty one: its telegrams \

@@ -17,6 +17,10 @@
 //! frame counter, the ciphertext and a 12-byte GCM tag. AES-128-GCM with
 //! nonce = system title || frame counter and AAD = security byte || AK.
 //!
+//! The keys come from files ([`key::load`]: `--key-file`, `--auth-key-file`
+//! or systemd's credentials directory); without a key, frames are passed
+//! through whole.
+//!
 //! ```
 //! use p1mux::encrypted::{Authentication, Decryptor, Key, Piece, Splitter};
 //! use p1mux::framer::{Event, Framer, Parity};

@@ -157,7 +157,9 @@ impl Splitter {
                 return;
             }
             let frame = Frame::new(&self.buf, security_at);
-            self.recent = [Some(frame.system_title), self.recent[0]];
+            if self.recent[0] != Some(frame.system_title) {
+                self.recent = [Some(frame.system_title), self.recent[0]];
+            }
             sink(Piece::Frame(frame));
             let tail = (len.saturating_sub(9).max(1)..len)
                 .find(|&at| self.buf[at] == START && self.recent_start(&self.buf[at..]));
