@@ -29,6 +29,7 @@
 pub mod cli;
 pub mod config;
 pub mod detect;
+pub mod encrypted;
 pub mod error;
 pub mod framer;
 pub mod gateway;
