@@ -13,6 +13,7 @@ use signal_hook_mio::v1_0::Signals;
 
 use crate::config::Config;
 use crate::error::StartError;
+use crate::health::Status;
 use crate::hub::{Hub, Policy};
 use crate::output::{Context, Output, TOKENS_PER_OUTPUT};
 use crate::pipeline::Pipeline;
@@ -65,7 +66,8 @@ pub fn run(config: Config) -> Result<(), StartError> {
     let outputs: Vec<Box<dyn Output>> = vec![Box::new(hub)];
     const { assert!(FIRST_SOURCE + SOURCE_TOKENS <= FIRST_OUTPUT) };
     let source = source::open(&config.source, poll.registry(), FIRST_SOURCE, now)?;
-    let mut pipeline = Pipeline::new(config.forward, source.parity(), now);
+    let parse = outputs.iter().any(|o| o.wants_values());
+    let mut pipeline = Pipeline::new(config.forward, source.parity(), parse, now);
     if source.is_up() {
         pipeline.source_up(source.parity(), now);
     }
@@ -173,6 +175,7 @@ impl Gateway {
                     self.source.reopen(self.poll.registry(), now);
                     self.pipeline.source_down();
                     self.source_pending = false;
+                    self.tell_status(now);
                 }
                 SIGUSR1 => {
                     let parts: Vec<String> = self.outputs.iter().map(|o| o.summary()).collect();
@@ -190,8 +193,29 @@ impl Gateway {
             Change::Readable => self.read_source(now),
             Change::Up => {
                 self.pipeline.source_up(self.source.parity(), now);
+                self.tell_status(now);
                 self.read_source(now);
             }
+        }
+    }
+
+    /// Hands every output a fresh snapshot of the gateway's state.
+    fn tell_status(&mut self, now: Instant) {
+        let status = Status {
+            now,
+            started: self.pipeline.stats.started(),
+            version: env!("CARGO_PKG_VERSION"),
+            source: self.source.status(),
+            stats: self.pipeline.stats.clone(),
+            last_telegram: self.pipeline.last_telegram,
+            outputs: self.outputs.iter().map(|o| o.status()).collect(),
+        };
+        let cx = Context {
+            registry: self.poll.registry(),
+            now,
+        };
+        for output in &mut self.outputs {
+            output.observe(&cx, &status);
         }
     }
 
@@ -223,6 +247,7 @@ impl Gateway {
                 Read::Lost(err) => {
                     self.source.lost(cx.registry, &err, now);
                     self.pipeline.source_down();
+                    self.tell_status(now);
                     return;
                 }
             }
@@ -250,6 +275,7 @@ impl Gateway {
         if tick {
             self.pipeline
                 .tick(&mut *self.source, self.poll.registry(), now);
+            self.tell_status(now);
         }
     }
 }

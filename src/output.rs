@@ -12,6 +12,9 @@ use std::time::Instant;
 use mio::Registry;
 use mio::event::Event;
 
+use crate::health::{OutputStatus, Status};
+use crate::telegram::Reading;
+
 /// Poll tokens reserved for each output: listeners and connections.
 /// 2^20, so that 32-bit targets (a Raspberry Pi's armhf) still have room
 /// for many outputs.
@@ -25,6 +28,9 @@ pub struct Telegram {
     pub bytes: Rc<[u8]>,
     /// When it was complete, for replay age and status.
     pub at: Instant,
+    /// Its values, parsed once for every output that wants them
+    /// ([`Output::wants_values`]); None when none does.
+    pub reading: Option<Rc<Reading>>,
 }
 
 /// What the pipeline hands every output.
@@ -78,6 +84,18 @@ pub trait Output {
 
     /// This output's part of the SIGUSR1 stats line.
     fn summary(&self) -> String;
+
+    /// Whether this output uses the telegram values: if any does, each
+    /// telegram is parsed once and [`Telegram::reading`] shared.
+    fn wants_values(&self) -> bool {
+        false
+    }
+
+    /// What this output reports for the status snapshot.
+    fn status(&self) -> OutputStatus;
+
+    /// The gateway's state, once a second and when the source changes.
+    fn observe(&mut self, _cx: &Context, _status: &Status) {}
 }
 
 /// "1 client", "2 clients".

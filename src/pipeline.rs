@@ -16,6 +16,7 @@ use crate::framer::{Event, Framer, Parity};
 use crate::health::{Silence, Stats};
 use crate::output::{Context, Delivery, Output, Telegram};
 use crate::source::{AfterSilence, Input};
+use crate::telegram::Reading;
 
 pub struct Pipeline {
     framer: Framer,
@@ -28,10 +29,15 @@ pub struct Pipeline {
     /// No valid telegram yet since the source came up: the next one is
     /// announced, and may be a replay.
     fresh: bool,
+    /// Some output uses the values: parse each telegram (once).
+    parse: bool,
+    /// When the last valid telegram arrived, for the status snapshot.
+    pub last_telegram: Option<Instant>,
 }
 
 impl Pipeline {
-    pub fn new(forward: Forward, parity: Parity, now: Instant) -> Pipeline {
+    /// `parse`: some output wants the telegram values.
+    pub fn new(forward: Forward, parity: Parity, parse: bool, now: Instant) -> Pipeline {
         Pipeline {
             framer: Framer::new(parity),
             forward,
@@ -39,6 +45,8 @@ impl Pipeline {
             silence: Silence::default(),
             last: None,
             fresh: true,
+            parse,
+            last_telegram: None,
         }
     }
 
@@ -71,6 +79,8 @@ impl Pipeline {
             silence,
             last,
             fresh,
+            parse,
+            last_telegram,
         } = self;
         let forward = *forward;
         source.observe_bytes(bytes);
@@ -95,11 +105,13 @@ impl Pipeline {
                         }
                     }
                     stats.telegrams += 1;
+                    *last_telegram = Some(cx.now);
                     silence.restart(cx.now, stats);
                     if forward != Forward::Raw {
                         let out = Telegram {
                             bytes: Rc::from(telegram.bytes),
                             at: cx.now,
+                            reading: parse.then(|| Rc::new(Reading::parse(telegram.bytes))),
                         };
                         deliver(outputs, cx, Delivery::Telegram(&out));
                         *last = Some(out.bytes);

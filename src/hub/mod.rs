@@ -23,6 +23,7 @@ use mio::net::TcpListener;
 use mio::{Interest, Registry, Token};
 
 use crate::error::StartError;
+use crate::health::OutputStatus;
 use crate::output::{Context, Delivery, Output, plural};
 use allow::Cidr;
 use client::{Client, Drain, discard_input};
@@ -289,6 +290,18 @@ impl Output for Hub {
         }
         self.connected = 0;
         format!("closing {}", plural(n, "client", "clients"))
+    }
+
+    fn status(&self) -> OutputStatus {
+        OutputStatus {
+            name: "raw",
+            clients: self.connected,
+            dropped: self.stats.overflow_drops,
+            state: format!(
+                "{} listening",
+                plural(self.listeners.len(), "address", "addresses")
+            ),
+        }
     }
 
     fn summary(&self) -> String {

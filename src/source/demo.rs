@@ -9,7 +9,7 @@ use mio::{Registry, Token};
 
 use super::{AfterSilence, Change, Input, Read};
 use crate::framer::{Parity, Telegram};
-use crate::health::Quiet;
+use crate::health::{Quiet, SourceStatus};
 use crate::telegram::header;
 
 /// How often the demo meter sends, like a DSMR 5 meter.
@@ -139,6 +139,16 @@ impl Input for DemoInput {
 
     fn silent(&mut self, _registry: &Registry, _now: Instant, _quiet: &Quiet) -> AfterSilence {
         AfterSilence::Reset
+    }
+
+    fn status(&self) -> SourceStatus {
+        SourceStatus {
+            name: "demo".into(),
+            kind: "demo",
+            up: true,
+            meter: Some("the built-in demo meter".into()),
+            ..SourceStatus::default()
+        }
     }
 }
 

@@ -20,7 +20,7 @@ use mio::{Registry, Token};
 use crate::config::SourceConfig;
 use crate::error::StartError;
 use crate::framer::{Event, Parity, Telegram};
-use crate::health::Quiet;
+use crate::health::{Quiet, SourceStatus};
 
 /// Poll tokens a source may use, from the first one it is given.
 pub const SOURCE_TOKENS: usize = 2;
@@ -142,6 +142,9 @@ pub trait Input {
     /// No valid telegram for a long while: warn in this source's own words,
     /// and do what may help.
     fn silent(&mut self, registry: &Registry, now: Instant, quiet: &Quiet) -> AfterSilence;
+
+    /// What the source is doing, for the status snapshot.
+    fn status(&self) -> SourceStatus;
 }
 
 /// Reads `reader` once, retrying interrupted reads: the one non-blocking

@@ -21,8 +21,8 @@ use super::outage::Outage;
 use super::{AfterSilence, Change, Input, Read, read_once};
 use crate::cli::NetSource;
 use crate::error::StartError;
-use crate::framer::{Parity, Telegram};
-use crate::health::Quiet;
+use crate::framer::{Event, Parity, Telegram};
+use crate::health::{Quiet, SourceStatus};
 use crate::telegram::{generation, header};
 
 /// A connection attempt that neither succeeds nor fails in this time (a
@@ -57,6 +57,10 @@ pub struct NetInput {
     token: Token,
     /// Wakes the event loop when a name lookup finishes.
     waker: Arc<Waker>,
+    /// The meter its first telegram showed, for the status page.
+    meter: Option<String>,
+    /// What is wrong, since the last silence warning.
+    diagnosis: Option<String>,
 }
 
 impl NetInput {
@@ -77,6 +81,8 @@ impl NetInput {
             outage: Outage::new(now),
             token: Token(first_token),
             waker: Arc::new(waker),
+            meter: None,
+            diagnosis: None,
         })
     }
 
@@ -317,12 +323,22 @@ impl Input for NetInput {
         self.close(registry, now, Duration::ZERO);
     }
 
+    fn observe(&mut self, event: &Event<'_>) {
+        if matches!(event, Event::Telegram(_)) {
+            self.diagnosis = None;
+        }
+    }
+
     fn announce(&mut self, telegram: &Telegram<'_>) -> Option<String> {
-        Some(format!(
-            "receiving from {}: {} meter {}{}",
-            self.source,
+        let meter = format!(
+            "{} meter {}",
             generation(telegram.bytes, telegram.crc),
-            header(telegram.bytes),
+            header(telegram.bytes)
+        );
+        self.meter = Some(meter.clone());
+        Some(format!(
+            "receiving from {}: {meter}{}",
+            self.source,
             if telegram.parity_in_bit7 {
                 "; the source reads a 7E1 meter as 8N1 (parity in bit 7): \
                  p1mux checks that parity and strips it"
@@ -339,12 +355,22 @@ impl Input for NetInput {
     }
 
     fn silent(&mut self, registry: &Registry, now: Instant, quiet: &Quiet) -> AfterSilence {
-        warn!(
-            "{}; reconnecting in case the source is stuck",
-            quiet.network_warning(&self.source.to_string())
-        );
+        let warning = quiet.network_warning(&self.source.to_string());
+        warn!("{warning}; reconnecting in case the source is stuck");
+        self.diagnosis = Some(warning);
         self.close(registry, now, Duration::ZERO);
         AfterSilence::Closed
+    }
+
+    fn status(&self) -> SourceStatus {
+        SourceStatus {
+            name: self.source.to_string(),
+            kind: "network",
+            up: self.is_up(),
+            meter: self.meter.clone(),
+            diagnosis: self.diagnosis.clone(),
+            ..SourceStatus::default()
+        }
     }
 }
 

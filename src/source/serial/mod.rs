@@ -24,7 +24,7 @@ use super::{AfterSilence, Change, Input, Read, read_once};
 use crate::detect::{Detector, Diagnosis, Found, Step};
 use crate::error::StartError;
 use crate::framer::{Event, Parity};
-use crate::health::{Quiet, SILENCE_LIMIT};
+use crate::health::{Quiet, SILENCE_LIMIT, SourceStatus};
 use crate::line::Setting;
 use port::{FdReader, OpenError};
 
@@ -40,6 +40,10 @@ pub struct SerialInput {
     /// When detection, having tried every setting, next logs a summary:
     /// per-switch lines after the first round would fill an SD card.
     next_summary: Option<Instant>,
+    /// The meter the last confirmed setting showed, for the status page.
+    meter: Option<String>,
+    /// What is wrong, since the last warning and until a valid telegram.
+    diagnosis: Option<String>,
 }
 
 /// How often failing detection says so, after the first full round.
@@ -70,6 +74,8 @@ impl SerialInput {
             outage: Outage::new(now),
             token,
             next_summary: None,
+            meter: None,
+            diagnosis: None,
         };
         match open(&input.path, input.setting()) {
             Ok(port) => {
@@ -204,6 +210,9 @@ impl Input for SerialInput {
     }
 
     fn observe(&mut self, event: &Event<'_>) {
+        if matches!(event, Event::Telegram(_)) {
+            self.diagnosis = None;
+        }
         self.detector.event(event);
     }
 
@@ -215,7 +224,9 @@ impl Input for SerialInput {
                 "receiving"
             };
             info!("{verb}: {}", describe_lock(&found, self.setting()));
+            self.meter = Some(format!("{} meter {}", found.generation, found.header));
             self.next_summary = None;
+            self.diagnosis = None;
         }
         let Step::Try { next, why } = self.detector.step(now) else {
             return None;
@@ -224,12 +235,14 @@ impl Input for SerialInput {
         match self.next_summary {
             _ if !self.detector.tried_all() => info!("{line}"),
             None => {
+                let diagnosis = self.detector.diagnose().summary();
                 info!(
-                    "tried every setting, and none gives a valid telegram: {}; trying them \
-                     again in turn, logging a summary every {} minutes (-v shows every switch)",
-                    self.detector.diagnose().summary(),
+                    "tried every setting, and none gives a valid telegram: {diagnosis}; trying \
+                     them again in turn, logging a summary every {} minutes (-v shows every \
+                     switch)",
                     SUMMARY_EVERY.as_secs() / 60
                 );
+                self.diagnosis = Some(diagnosis);
                 self.next_summary = Some(now + SUMMARY_EVERY);
             }
             Some(at) => {
@@ -269,15 +282,41 @@ impl Input for SerialInput {
         } else {
             setting.to_string()
         };
+        let diagnosis = diagnosis.summary();
         warn!(
-            "no valid telegram for {}s at {at}: {}",
-            SILENCE_LIMIT.as_secs(),
-            diagnosis.summary()
+            "no valid telegram for {}s at {at}: {diagnosis}",
+            SILENCE_LIMIT.as_secs()
         );
+        self.diagnosis = Some(diagnosis);
         if self.detector.unlock(now) {
             info!("detecting the serial settings again, starting from {setting}");
         }
         AfterSilence::Reset
+    }
+
+    fn status(&self) -> SourceStatus {
+        self.describe()
+    }
+}
+
+impl SerialInput {
+    fn describe(&self) -> SourceStatus {
+        let detection = if !self.detector.is_auto() {
+            "fixed"
+        } else if self.detector.confirmed() {
+            "detected"
+        } else {
+            "detecting"
+        };
+        SourceStatus {
+            name: self.path.display().to_string(),
+            kind: "serial",
+            up: self.port.is_some(),
+            setting: Some(self.setting().to_string()),
+            detection: Some(detection),
+            meter: self.meter.clone(),
+            diagnosis: self.diagnosis.clone(),
+        }
     }
 }
 
