@@ -117,23 +117,58 @@ fn decimal(text: &str) -> String {
     }
 }
 
-/// The gas meter's reading: DSMR 4/5 put it on the 24.2.1 line of the
-/// M-Bus device that reads m3; DSMR 2.2 on the line after 24.3.0.
-fn gas_of(telegram: &str) -> Option<String> {
+/// The gas meter's reading, and for DSMR 4/5 its time stamp: DSMR 4/5 put
+/// both on the 24.2.1 line of the M-Bus device that reads m3; DSMR 2.2
+/// the reading on the line after 24.3.0.
+fn gas_of(telegram: &str) -> Option<(String, Option<String>)> {
     let lines: Vec<&str> = telegram.lines().collect();
     for (i, line) in lines.iter().enumerate() {
         if line.get(3..).is_some_and(|l| l.starts_with(":24.3.0(")) {
             let next = lines.get(i + 1)?;
-            return Some(decimal(next.trim_matches(['(', ')'])));
+            return Some((decimal(next.trim_matches(['(', ')'])), None));
         }
     }
-    lines
+    let line = lines
         .iter()
-        .filter(|l| l.get(3..).is_some_and(|l| l.starts_with(":24.2.1(")))
-        .filter_map(|l| l.strip_suffix("*m3)"))
-        .filter_map(|l| l.rsplit('(').next())
-        .map(decimal)
-        .next_back()
+        .rfind(|l| l.get(3..).is_some_and(|l| l.starts_with(":24.2.1(")) && l.ends_with("*m3)"))?;
+    let reading = line.strip_suffix("*m3)")?.rsplit('(').next()?;
+    let stamp = line.get(11..24)?;
+    Some((decimal(reading), Some(utc_of(stamp))))
+}
+
+/// The UTC time a DSMR time stamp (YYMMDDhhmmssX, X = W for CET or S for
+/// CEST) stands for, as Python writes it.
+fn utc_of(stamp: &str) -> String {
+    let n = |i: usize| stamp[i..i + 2].parse::<i64>().unwrap();
+    let offset = if stamp.ends_with('S') { 2 } else { 1 };
+    let (mut year, mut month, mut day, mut hour) = (2000 + n(0), n(2), n(4), n(6) - offset);
+    if hour < 0 {
+        hour += 24;
+        day -= 1;
+        if day == 0 {
+            month -= 1;
+            if month == 0 {
+                (year, month) = (year - 1, 12);
+            }
+            let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+            day = [
+                31,
+                28 + i64::from(leap),
+                31,
+                30,
+                31,
+                30,
+                31,
+                31,
+                30,
+                31,
+                30,
+                31,
+            ][month as usize - 1];
+        }
+    }
+    let (minute, second) = (n(8), n(10));
+    format!("{year}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}+00:00")
 }
 
 /// What Home Assistant must show for `telegram`.
@@ -150,7 +185,14 @@ fn expected(telegram: &[u8]) -> BTreeMap<String, String> {
     ] {
         want.insert(key.to_string(), value_of(text, obis).unwrap());
     }
-    want.insert("gas".to_string(), gas_of(text).unwrap());
+    let (gas, gas_time) = gas_of(text).unwrap();
+    want.insert("gas".to_string(), gas);
+    if let Some(at) = gas_time {
+        want.insert("gas_time".to_string(), at);
+    }
+    if let Some(line) = text.lines().find(|l| l.starts_with("0-0:1.0.0(")) {
+        want.insert("time".to_string(), utc_of(&line[10..23]));
+    }
     want
 }
 
@@ -225,4 +267,9 @@ fn values_are_read_from_the_telegram_text() {
     let want = expected(SAMPLES[5]);
     assert_eq!(want["delivered_t2"], "0.000");
     assert_eq!(want["gas"], "246.138");
+    assert_eq!(want["time"], "2020-04-26T20:33:25+00:00");
+    assert_eq!(want["gas_time"], "2020-04-26T20:30:01+00:00");
+    assert_eq!(utc_of("260101003000W"), "2025-12-31T23:30:00+00:00");
+    assert_eq!(utc_of("261025023000S"), "2026-10-25T00:30:00+00:00");
+    assert_eq!(utc_of("261025023000W"), "2026-10-25T01:30:00+00:00");
 }
