@@ -6,7 +6,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use log::{debug, info, warn};
 use mio::net::TcpListener;
@@ -111,7 +111,10 @@ pub fn run(config: Config) -> Result<(), StartError> {
     let (meter, parity) = match &config.source {
         Source::Demo => {
             info!("demo mode: a built-in meter sends a sample telegram every second");
-            (Meter::Demo(DemoMeter::new(now)), Parity::None)
+            (
+                Meter::Demo(DemoMeter::new(now, SystemTime::now())),
+                Parity::None,
+            )
         }
         Source::Serial { device, settings } => {
             let detector = Box::new(Detector::new(settings.clone(), now));
@@ -463,16 +466,16 @@ impl Gateway {
     fn on_timers(&mut self, now: Instant) {
         match &mut self.meter {
             Meter::Demo(demo) => {
-                if let Some(telegram) = demo.poll(now) {
+                if let Some(telegram) = demo.poll(now, SystemTime::now()) {
                     if !self.announced {
                         self.announced = true;
                         info!(
-                            "demo meter: sending {} and {} other sample telegrams in turn",
-                            header(telegram),
-                            crate::demo::SAMPLES.len() - 1
+                            "demo meter: a DSMR 5.0 meter {} with a gas meter, \
+                             sending a telegram every second",
+                            demo.ident()
                         );
                     }
-                    self.feed(telegram, now);
+                    self.feed(&telegram, now);
                 }
             }
             Meter::Serial { input, detector } => {

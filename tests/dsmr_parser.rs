@@ -11,7 +11,7 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, ChildStdout, Command, ExitCode, Stdio};
 use std::thread;
 use std::time::Duration;
@@ -38,6 +38,7 @@ fn main() -> ExitCode {
         ha("dsmr_2_2_through_home_assistants_parser", dsmr_2_2),
         ha("dsmr_4_2_through_home_assistants_parser", dsmr_4_2),
         ha("dsmr_5_0_through_home_assistants_parser", dsmr_5_0),
+        ha("demo_meter_through_home_assistants_parser", demo_meter),
         plain(
             "values_are_read_from_the_telegram_text",
             values_are_read_from_the_telegram_text,
@@ -257,6 +258,54 @@ fn dsmr_5_0(Python(python): &Python) {
         "5",
         &["--baud", "115200"],
     );
+}
+
+/// The demo meter as Home Assistant reads it: what dsmr_parser makes of
+/// each telegram is what that telegram says, time stamps included.
+fn demo_meter(Python(python): &Python) {
+    let p1mux = P1mux::serve(&["--demo", "--no-replay"]);
+    let port = p1mux.port();
+    // A plain client alongside, to see the telegrams themselves.
+    let mut raw = p1mux.connect(port);
+    let mut reader = Reader::start(python, port, "5", 3);
+    assert_eq!(reader.line(), "connected");
+    let got: Vec<_> = (0..3).map(|_| parse_line(&reader.line())).collect();
+    let mut stream = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let sent: Vec<_> = telegrams(&stream).into_iter().map(expected).collect();
+        if got.iter().all(|g| sent.contains(g)) {
+            break;
+        }
+        match raw.read(&mut buf) {
+            Ok(n) if n > 0 => stream.extend_from_slice(&buf[..n]),
+            other => panic!("dsmr_parser made {got:?} of telegrams sent as {sent:?} ({other:?})"),
+        }
+    }
+    for fields in &got {
+        // The gas reading of DSMR 5 is stamped at a 5-minute mark.
+        let at = &fields["gas_time"];
+        let minute: u32 = at[14..16].parse().unwrap();
+        assert!(
+            minute.is_multiple_of(5) && at.ends_with(":00+00:00"),
+            "{at}"
+        );
+    }
+}
+
+/// The telegrams in a stream of whole ones.
+fn telegrams(stream: &[u8]) -> Vec<&[u8]> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    while let Some(bang) = stream[start..].windows(3).position(|w| w == b"\r\n!") {
+        let end = start + bang + 3 + 6; // "!XXXX\r\n"
+        if end > stream.len() {
+            break;
+        }
+        out.push(&stream[start..end]);
+        start = end;
+    }
+    out
 }
 
 fn values_are_read_from_the_telegram_text() {
