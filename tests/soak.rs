@@ -11,6 +11,7 @@
 
 mod common;
 
+use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
@@ -71,10 +72,27 @@ fn reader(mut stream: TcpStream, stop: Arc<AtomicBool>) -> Reader {
     Reader { got, handle }
 }
 
-fn fd_count(pid: i32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .unwrap()
-        .count()
+/// p1mux's open descriptors by kind, so that a leak says what leaked:
+/// "socket", "pipe", "/dev/pts/*" (each replug is a new pty),
+/// "anon_inode:[eventpoll]", "/dev/null", ...
+fn fd_table(pid: i32) -> BTreeMap<String, usize> {
+    let mut table = BTreeMap::new();
+    for entry in std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap() {
+        // A descriptor closed between the listing and the readlink is gone.
+        let Ok(target) = std::fs::read_link(entry.unwrap().path()) else {
+            continue;
+        };
+        let target = target.to_string_lossy();
+        let kind = if let Some((kind @ ("socket" | "pipe"), _)) = target.split_once(":[") {
+            kind.to_string()
+        } else if target.starts_with("/dev/pts/") {
+            "/dev/pts/*".to_string()
+        } else {
+            target.into_owned()
+        };
+        *table.entry(kind).or_default() += 1;
+    }
+    table
 }
 
 fn cpu_seconds(pid: i32) -> f64 {
@@ -126,7 +144,13 @@ fn run_soak(duration: Duration, churners: usize, idle_for: Duration) {
     let port = p1mux.port();
     p1mux.wait_for(&format!("opened {link_str}"));
     let pid = p1mux.pid();
-    let fds_at_start = fd_count(pid);
+    // p1mux logs "opened" before it has finished starting: the hub, and with
+    // it the spare descriptor kept for running out of fds, comes after. A
+    // client's "connected" is logged by the hub, and its "disconnected" only
+    // once its socket is closed, so from here on the table is p1mux's own.
+    drop(p1mux.connect(port));
+    p1mux.wait_for("(0 connected)");
+    let fds_at_start = fd_table(pid);
     let cpu_at_start = cpu_seconds(pid);
     let stop = Arc::new(AtomicBool::new(false));
 
@@ -247,6 +271,10 @@ fn run_soak(duration: Duration, churners: usize, idle_for: Duration) {
         .into_iter()
         .map(|r| r.handle.join().unwrap())
         .collect();
+    // Every client is gone (the readers were connected throughout, so this
+    // is the first time the count is back to 0): the idle phase below
+    // starts from an empty hub.
+    p1mux.wait_for("(0 connected)");
     p1mux.signal(libc::SIGUSR1);
     let stats = p1mux.wait_for("stats:");
 
@@ -258,7 +286,7 @@ fn run_soak(duration: Duration, churners: usize, idle_for: Duration) {
     let idle_pct = (cpu_seconds(pid) - idle_cpu) / idle_for.as_secs_f64() * 100.0;
     drop(idle_clients);
     p1mux.wait_for("(0 connected)");
-    let fds_at_end = fd_count(pid);
+    let fds_at_end = fd_table(pid);
     peak_rss = peak_rss.max(p1mux.vm_rss_kib());
 
     println!(
@@ -276,7 +304,11 @@ fn run_soak(duration: Duration, churners: usize, idle_for: Duration) {
             *got == expected
         );
     }
-    println!("soak: peak VmRSS {peak_rss} KiB; fds at start {fds_at_start}, at end {fds_at_end}");
+    println!(
+        "soak: peak VmRSS {peak_rss} KiB; fds at start {}, at end {}",
+        fds_at_start.values().sum::<usize>(),
+        fds_at_end.values().sum::<usize>()
+    );
     println!(
         "soak: CPU {busy_secs:.2}s over {:.0}s ({:.2}%); idle with 100 clients: {idle_pct:.2}% CPU",
         wall.as_secs_f64(),
@@ -296,7 +328,10 @@ fn run_soak(duration: Duration, churners: usize, idle_for: Duration) {
             "a well-behaved client's stream differs from what the meter sent"
         );
     }
-    assert_eq!(fds_at_end, fds_at_start, "file descriptors leaked");
+    assert_eq!(
+        fds_at_end, fds_at_start,
+        "file descriptors leaked (by kind, at end vs at start)"
+    );
     assert!(peak_rss < 64 * 1024, "VmRSS peaked at {peak_rss} KiB");
 }
 

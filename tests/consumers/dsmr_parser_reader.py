@@ -2,7 +2,9 @@
 
 Home Assistant connects with dsmr_parser's create_tcp_dsmr_reader (connection
 type "network"); this script does the same and prints, for each telegram it
-parsed, the values Home Assistant shows: one line of key=value pairs.
+parsed, the values Home Assistant shows: one line of key=value pairs. Time
+stamps are printed as the UTC times dsmr_parser made of them, so that the
+meaning of the W/S suffix (CET/CEST) is checked too.
 
 usage: dsmr_parser_reader.py HOST PORT DSMR_VERSION COUNT
 Prints "connected" once the TCP connection is up, then COUNT telegram lines.
@@ -25,12 +27,15 @@ FIELDS = {
 GAS = ("MBUS_METER_READING", "HOURLY_GAS_METER_READING", "GAS_METER_READING")
 
 
-def values(telegram):
+def values(telegram, version):
     out = {}
     for key, name in FIELDS.items():
         obj = getattr(telegram, name, None)
         if obj is not None:
             out[key] = obj.value
+    stamp = getattr(telegram, "P1_MESSAGE_TIMESTAMP", None)
+    if stamp is not None:
+        out["time"] = stamp.value.isoformat()
     gas = None
     # With several M-Bus devices the gas meter is the one reading m3.
     for device in getattr(telegram, "MBUS_DEVICES", []) or []:
@@ -43,6 +48,9 @@ def values(telegram):
             gas = getattr(telegram, name, None)
     if gas is not None:
         out["gas"] = gas.value
+        # DSMR 4/5 stamp the reading on its own line; 2.2 has no time zone.
+        if version != "2.2":
+            out["gas_time"] = gas.datetime.isoformat()
     return out
 
 
@@ -51,7 +59,7 @@ async def main(host, port, version, count):
     seen = []
 
     def on_telegram(telegram):
-        fields = values(telegram)
+        fields = values(telegram, version)
         print(" ".join(f"{k}={fields[k]}" for k in sorted(fields)), flush=True)
         seen.append(fields)
         if len(seen) >= count and not done.done():
