@@ -5,6 +5,7 @@
 //! - [`uart`]: what a real UART would make of the meter's line;
 //! - [`process`]: the spawned daemon, its log, killed on drop;
 //! - [`net`]: TCP clients with timeouts, kernel receive timestamps;
+//! - [`load`]: numbered telegrams and a crowd of clients that checks delivery;
 //! - [`procfs`]: CPU time, memory, descriptors, preemptions of a process;
 //! - [`fs`]: temporary directories, device symlinks, access;
 //! - [`host`]: descriptor limits, CPU pinning, the machine's description.
@@ -17,6 +18,7 @@ use std::time::Duration;
 
 pub mod fs;
 pub mod host;
+pub mod load;
 pub mod net;
 pub mod process;
 pub mod procfs;
