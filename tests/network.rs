@@ -5,26 +5,9 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 use common::*;
-
-/// Accepts the next connection on `listener`, failing the test if none
-/// comes within PATIENCE.
-fn accept_within(listener: &TcpListener) -> TcpStream {
-    let mut pfd = libc::pollfd {
-        fd: listener.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: poll on one pollfd we own.
-    let ready = unsafe { libc::poll(&mut pfd, 1, PATIENCE.as_millis() as i32) };
-    assert_eq!(ready, 1, "p1mux never connected to the source");
-    let (stream, _) = listener.accept().unwrap();
-    stream.set_read_timeout(Some(PATIENCE)).unwrap();
-    stream
-}
 
 /// Writes `bytes` in pieces, as a dongle forwarding a serial line would.
 fn send_in_pieces(source: &mut TcpStream, bytes: &[u8]) {
@@ -40,7 +23,7 @@ fn network_source_is_checked_fanned_out_and_reconnected() {
     let device = format!("tcp://127.0.0.1:{dongle_port}");
     let p1mux = P1mux::serve(&["--device", &device, "--no-replay"]);
     let port = p1mux.port();
-    let mut source = accept_within(&dongle);
+    let mut source = net::accept_within(&dongle);
     p1mux.wait_for(&format!("connected to {device}"));
     let mut clients: Vec<TcpStream> = (0..3).map(|_| p1mux.connect(port)).collect();
 
@@ -65,7 +48,7 @@ fn network_source_is_checked_fanned_out_and_reconnected() {
     // reconnects, the clients never notice.
     drop(source);
     p1mux.wait_for(&format!("lost {device}"));
-    let mut source = accept_within(&dongle);
+    let mut source = net::accept_within(&dongle);
     send_in_pieces(&mut source, c);
     for client in &mut clients {
         assert_eq!(read_exact(client, c.len()), c);
@@ -77,7 +60,7 @@ fn network_source_is_checked_fanned_out_and_reconnected() {
     let mut rest = Vec::new();
     source.read_to_end(&mut rest).unwrap();
     assert!(rest.is_empty(), "p1mux wrote to the source: {rest:?}");
-    let mut source = accept_within(&dongle);
+    let mut source = net::accept_within(&dongle);
     send_in_pieces(&mut source, d);
     for client in &mut clients {
         assert_eq!(read_exact(client, d.len()), d);
@@ -102,7 +85,7 @@ fn waits_for_a_source_by_name_and_strips_parity_in_bit7() {
 
     // Up now; "localhost" may resolve to ::1 first, where nobody listens.
     let dongle = TcpListener::bind(("127.0.0.1", dongle_port)).unwrap();
-    let mut source = accept_within(&dongle);
+    let mut source = net::accept_within(&dongle);
     // ser2net at 9600 8N1 in front of a DSMR 2.2 meter (7E1): the parity
     // arrives in bit 7.
     let dsmr22 = SAMPLES[0];
@@ -163,7 +146,7 @@ fn a_source_that_replays_on_connect_repeats_nothing() {
     let device = format!("tcp://{}", dongle.local_addr().unwrap());
     let p1mux = P1mux::serve(&["--device", &device]);
     let port = p1mux.port();
-    let mut source = accept_within(&dongle);
+    let mut source = net::accept_within(&dongle);
     p1mux.wait_for(&format!("connected to {device}"));
     let mut client = p1mux.connect(port);
     let (a, b) = (SAMPLES[5], SAMPLES[6]);
@@ -171,7 +154,7 @@ fn a_source_that_replays_on_connect_repeats_nothing() {
     assert_eq!(read_exact(&mut client, a.len()), a);
 
     p1mux.signal(libc::SIGHUP);
-    let mut source = accept_within(&dongle);
+    let mut source = net::accept_within(&dongle);
     p1mux.wait_for(&format!("connected to {device}"));
     send_in_pieces(&mut source, a);
     p1mux.wait_for("skipped a replayed telegram");
@@ -218,7 +201,7 @@ fn a_connect_that_hangs_is_given_up_and_retried() {
         drop(stale);
     }
     dongle.set_nonblocking(false).unwrap();
-    let mut source = accept_within(&dongle);
+    let mut source = net::accept_within(&dongle);
     p1mux.wait_for(&format!("connected to {device}"));
     let mut client = p1mux.connect(port);
     send_in_pieces(&mut source, SAMPLES[5]);

@@ -9,6 +9,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::*;
+use p1mux_testkit::pty::InputModes;
 
 /// Starts p1mux on a fresh pty and waits until the port is configured, so
 /// bytes written from now on are read raw.
@@ -350,11 +351,10 @@ fn seven_e1_sets_the_port_and_strips_parity_either_way() {
     // Linux's pty driver forces CS8 and clears PARENB whatever is asked, so
     // the 7E1 request shows in what it keeps: input parity checking, with
     // errors delivered as NUL (neither ignored nor marked), and the speed.
-    let t = pty.termios();
-    assert_ne!(t.c_iflag & libc::INPCK, 0, "parity checked");
-    assert_eq!(
-        t.c_iflag & (libc::IGNPAR | libc::PARMRK | libc::ISTRIP),
-        0,
+    let iflag = pty.termios().input_modes;
+    assert!(iflag.contains(InputModes::INPCK), "parity checked");
+    assert!(
+        !iflag.intersects(InputModes::IGNPAR | InputModes::PARMRK | InputModes::ISTRIP),
         "errors arrive as NUL"
     );
     assert_eq!(pty.baud(), 9600);
@@ -499,41 +499,13 @@ fn command_line_mistakes_exit_2_and_help_explains() {
     }
 }
 
-/// CPU seconds (user + system) p1mux has used, from /proc.
-fn cpu_seconds(pid: i32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let fields: Vec<&str> = stat
-        .rsplit(')')
-        .next()
-        .unwrap()
-        .split_whitespace()
-        .collect();
-    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-    ticks as f64 / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64
-}
-
 #[test]
 fn out_of_file_descriptors_neither_spins_nor_stops_serving() {
     let mut pty = Pty::open();
     let device = pty.slave_path.to_str().unwrap().to_string();
     let p1mux = P1mux::spawn(
         &["serve", "--listen", "127.0.0.1:0", "--device", &device],
-        |cmd| {
-            use std::os::unix::process::CommandExt;
-            // SAFETY: setrlimit is async-signal-safe; it runs in the child before exec.
-            unsafe {
-                cmd.pre_exec(|| {
-                    let lim = libc::rlimit {
-                        rlim_cur: 32,
-                        rlim_max: 32,
-                    };
-                    if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                    Ok(())
-                });
-            }
-        },
+        |cmd| process::limit_fds(cmd, 32),
     );
     let port = p1mux.port();
     p1mux.wait_for(&format!("opened {device}"));
@@ -541,7 +513,7 @@ fn out_of_file_descriptors_neither_spins_nor_stops_serving() {
 
     let crowd: Vec<TcpStream> = (0..100).map(|_| connect(port)).collect();
     p1mux.wait_for("out of file descriptors");
-    let cpu_before = cpu_seconds(p1mux.pid());
+    let cpu_before = procfs::cpu_seconds(p1mux.pid());
     let wall = Instant::now();
     for sample in SAMPLES.iter().skip(2) {
         pty.write(sample);
@@ -552,7 +524,7 @@ fn out_of_file_descriptors_neither_spins_nor_stops_serving() {
         );
         thread::sleep(Duration::from_millis(400));
     }
-    let busy = (cpu_seconds(p1mux.pid()) - cpu_before) / wall.elapsed().as_secs_f64();
+    let busy = (procfs::cpu_seconds(p1mux.pid()) - cpu_before) / wall.elapsed().as_secs_f64();
     // A spinning loop burns a whole core (1.0); an idle one next to nothing.
     assert!(
         busy < 0.5,
@@ -617,23 +589,10 @@ fn client_input_is_discarded_and_a_flood_hurts_nobody() {
     assert_eq!(sent, 32 << 20, "p1mux kept reading the flood");
     // Nothing a client sends reaches the meter.
     let mut from_p1mux = [0u8; 16];
-    set_nonblocking(&pty);
+    pty.set_nonblocking();
     assert!(
         matches!(std::io::Read::read(&mut pty.master, &mut from_p1mux), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
     );
-}
-
-fn set_nonblocking(pty: &Pty) {
-    use std::os::fd::AsRawFd;
-    let fd = pty.master.as_raw_fd();
-    // SAFETY: fcntl with integer arguments on an fd the test owns.
-    unsafe {
-        libc::fcntl(
-            fd,
-            libc::F_SETFL,
-            libc::fcntl(fd, libc::F_GETFL) | libc::O_NONBLOCK,
-        )
-    };
 }
 
 #[test]
@@ -690,7 +649,7 @@ fn allow_limits_who_may_connect_ipv4_mapped_included() {
 #[test]
 fn clients_that_half_close_reset_or_vanish_hurt_nobody() {
     let (p1mux, mut pty, port) = start(&["--no-replay"]);
-    let sockets_before = sockets(p1mux.pid());
+    let sockets_before = sockets(&p1mux);
     let mut reader = p1mux.connect(port);
     // Half-closes its side at once (as `ncat < /dev/null` does).
     let half = p1mux.connect(port);
@@ -719,17 +678,13 @@ fn clients_that_half_close_reset_or_vanish_hurt_nobody() {
     assert!(log.contains(&half_gone), "{log}");
     assert_eq!(log.matches("Connection reset by peer").count(), 1, "{log}");
     assert_eq!(
-        sockets(p1mux.pid()),
+        sockets(&p1mux),
         sockets_before + 2,
         "only the reader and the silent client hold sockets"
     );
 }
 
-/// How many sockets a process holds.
-fn sockets(pid: i32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .unwrap()
-        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
-        .filter(|target| target.to_string_lossy().starts_with("socket:"))
-        .count()
+/// How many sockets p1mux holds.
+fn sockets(p1mux: &P1mux) -> usize {
+    procfs::socket_count(p1mux.pid()).expect("p1mux is running")
 }

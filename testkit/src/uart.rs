@@ -8,13 +8,16 @@
 //! oversampling to find a start bit, then mid-bit samples at its own baud),
 //! and delivers each character by Linux n_tty's rules under p1mux's termios.
 
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use super::Pty;
+use rustix::termios::{InputModes, tcgetattr};
+
+use crate::pty::Pty;
+use crate::samples::parity_bit;
 
 /// How the meter transmits.
 #[derive(Clone, Copy, Debug)]
@@ -65,7 +68,7 @@ fn wire_bits(data: &[u8], meter: Meter) -> Vec<bool> {
             bits.push(byte >> i & 1 == 1);
         }
         if meter.seven_e1 {
-            bits.push((byte & 0x7F).count_ones() % 2 == 1); // even parity
+            bits.push(parity_bit(byte));
         }
         bits.push(true); // stop
     }
@@ -141,18 +144,14 @@ pub fn render(data: &[u8], meter: Meter, rx: Receiver) -> Vec<u8> {
     out
 }
 
-/// The settings p1mux has put on `pty`, as the emulator sees them: the
-/// speed (termios2) and whether it asked for 7E1 (INPCK; a pty forces CS8).
-pub fn receiver_of(fd: RawFd, ignores_parity: bool) -> Receiver {
-    // SAFETY: TCGETS2 fills a termios2 for a valid tty fd.
-    let t = unsafe {
-        let mut t: libc::termios2 = std::mem::zeroed();
-        assert_eq!(libc::ioctl(fd, libc::TCGETS2, &mut t), 0);
-        t
-    };
+/// The settings p1mux has put on the pty behind `fd`, as the emulator sees
+/// them: the speed (termios2) and whether it asked for 7E1 (INPCK; a pty
+/// forces CS8).
+pub fn receiver_of(fd: impl AsFd, ignores_parity: bool) -> Receiver {
+    let t = tcgetattr(fd).expect("tcgetattr on the pty");
     Receiver {
-        baud: t.c_ispeed,
-        seven_e1: t.c_iflag & libc::INPCK != 0,
+        baud: t.input_speed(),
+        seven_e1: t.input_modes.contains(InputModes::INPCK),
         ignores_parity,
     }
 }
@@ -173,8 +172,8 @@ impl SimulatedMeter {
         telegrams: Vec<Vec<u8>>,
         interval: Duration,
     ) -> SimulatedMeter {
+        // try_clone duplicates with close-on-exec, like the original.
         let mut master = pty.master.try_clone().expect("dup pty master");
-        super::set_cloexec(master.as_raw_fd());
         let stop = Arc::new(AtomicBool::new(false));
         let stop2 = stop.clone();
         let thread = std::thread::spawn(move || {
@@ -182,14 +181,14 @@ impl SimulatedMeter {
                 if stop2.load(Ordering::Relaxed) {
                     return;
                 }
-                let rx = receiver_of(master.as_raw_fd(), ignores_parity);
+                let rx = receiver_of(&master, ignores_parity);
                 let bytes = render(telegram, meter, rx);
                 // A real UART decodes each character with the settings of
                 // the moment: once p1mux switches, no more bytes rendered for
                 // the old settings may arrive. The rest of this telegram is
                 // lost to the switch, as it would be on the wire.
                 for piece in bytes.chunks(64) {
-                    let now = receiver_of(master.as_raw_fd(), ignores_parity);
+                    let now = receiver_of(&master, ignores_parity);
                     if (now.baud, now.seven_e1) != (rx.baud, rx.seven_e1) {
                         break;
                     }
@@ -219,5 +218,44 @@ impl Drop for SimulatedMeter {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::samples::{SAMPLES, with_parity_bit};
+    use rustix::termios::{OptionalActions, tcsetattr};
+    use std::io::Read;
+
+    #[test]
+    fn receiver_of_reads_what_the_port_is_set_to() {
+        let pty = Pty::open();
+        let mut t = tcgetattr(&pty.master).unwrap();
+        t.set_speed(9600).unwrap();
+        t.input_modes |= InputModes::INPCK;
+        tcsetattr(&pty.master, OptionalActions::Now, &t).unwrap();
+        let rx = receiver_of(&pty.master, false);
+        assert_eq!((rx.baud, rx.seven_e1), (9600, true));
+    }
+
+    #[test]
+    fn a_simulated_meter_delivers_through_the_pty() {
+        let pty = Pty::open();
+        let mut t = tcgetattr(&pty.master).unwrap();
+        t.set_speed(9600).unwrap(); // 8N1 at the meter's speed: parity in bit 7
+        tcsetattr(&pty.master, OptionalActions::Now, &t).unwrap();
+        let mut port = std::fs::File::open(&pty.slave_path).unwrap();
+        let sample = SAMPLES[0];
+        let _meter = SimulatedMeter::start(
+            &pty,
+            Meter::DSMR22,
+            false,
+            vec![sample.to_vec()],
+            Duration::from_secs(60),
+        );
+        let mut got = vec![0; sample.len()];
+        port.read_exact(&mut got).unwrap();
+        assert_eq!(got, with_parity_bit(sample));
     }
 }
