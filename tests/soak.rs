@@ -20,10 +20,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use common::*;
-use p1mux::framer::crc16;
 
-/// Bytes per second a 115200 8N1 line carries.
-const LINE_RATE: f64 = 11_520.0;
 /// How long the cable stays plugged in each cycle.
 const PLUGGED_FOR: Duration = Duration::from_secs(3);
 
@@ -95,19 +92,6 @@ fn fd_table(pid: i32) -> BTreeMap<String, usize> {
     table
 }
 
-fn cpu_seconds(pid: i32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let fields: Vec<&str> = stat
-        .rsplit(')')
-        .next()
-        .unwrap()
-        .split_whitespace()
-        .collect();
-    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-    // SAFETY: sysconf has no preconditions.
-    ticks as f64 / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64
-}
-
 /// Telegrams in a received stream of whole telegrams, and how many fail
 /// their CRC (checked here, independently of p1mux).
 fn count_telegrams(stream: &[u8]) -> (usize, usize) {
@@ -118,7 +102,7 @@ fn count_telegrams(stream: &[u8]) -> (usize, usize) {
         };
         let digits = std::str::from_utf8(&stream[bang + 1..end - 2]).unwrap_or("");
         total += 1;
-        if u16::from_str_radix(digits, 16).ok() != Some(crc16(&stream[pos..=bang])) {
+        if u16::from_str_radix(digits, 16).ok() != Some(p1mux_testkit::crc16(&stream[pos..=bang])) {
             bad += 1;
         }
         pos = end;
@@ -151,7 +135,7 @@ fn run_soak(duration: Duration, churners: usize, idle_for: Duration) {
     drop(p1mux.connect(port));
     p1mux.wait_for("(0 connected)");
     let fds_at_start = fd_table(pid);
-    let cpu_at_start = cpu_seconds(pid);
+    let cpu_at_start = procfs::cpu_seconds(pid);
     let stop = Arc::new(AtomicBool::new(false));
 
     // The clients that must get everything.
@@ -247,7 +231,8 @@ fn run_soak(duration: Duration, churners: usize, idle_for: Duration) {
             pty.write(&chunk);
             expected.extend_from_slice(sample);
             sent += 1;
-            thread::sleep(Duration::from_secs_f64(chunk.len() as f64 / LINE_RATE));
+            // The time the line takes to carry it.
+            thread::sleep(pty::Pace::DSMR5.wire_time(chunk.len()));
             if n.is_multiple_of(10) {
                 peak_rss = peak_rss.max(p1mux.vm_rss_kib());
             }
@@ -259,7 +244,7 @@ fn run_soak(duration: Duration, churners: usize, idle_for: Duration) {
         replugs += 1;
     }
     wait_delivered(&readers, expected.len());
-    let busy_secs = cpu_seconds(pid) - cpu_at_start;
+    let busy_secs = procfs::cpu_seconds(pid) - cpu_at_start;
     let wall = started.elapsed();
 
     stop.store(true, Ordering::Relaxed);
@@ -281,9 +266,9 @@ fn run_soak(duration: Duration, churners: usize, idle_for: Duration) {
     // Idle: 100 clients, meter silent.
     let idle_clients: Vec<TcpStream> = (0..100).map(|_| connect(port)).collect();
     p1mux.wait_for("(100 connected)");
-    let idle_cpu = cpu_seconds(pid);
+    let idle_cpu = procfs::cpu_seconds(pid);
     thread::sleep(idle_for);
-    let idle_pct = (cpu_seconds(pid) - idle_cpu) / idle_for.as_secs_f64() * 100.0;
+    let idle_pct = (procfs::cpu_seconds(pid) - idle_cpu) / idle_for.as_secs_f64() * 100.0;
     drop(idle_clients);
     p1mux.wait_for("(0 connected)");
     let fds_at_end = fd_table(pid);

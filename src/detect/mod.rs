@@ -212,7 +212,7 @@ mod tests {
     use crate::framer::Framer;
     use crate::line::CANDIDATES;
 
-    const DSMR50: &[u8] = include_bytes!("../../tests/data/dsmr50_iskra_am550_2mbus.txt");
+    const DSMR50: &[u8] = p1mux_testkit::SAMPLES[5];
 
     /// `telegram` with one digit changed: its CRC fails.
     fn damaged(telegram: &[u8]) -> Vec<u8> {

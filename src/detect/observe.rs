@@ -169,14 +169,11 @@ const fn is_text(raw: u8, parity: Parity) -> bool {
 mod tests {
     use super::*;
 
-    const DSMR22: &[u8] = include_bytes!("../../tests/data/dsmr22_iskra_mt382-1003.txt");
+    const DSMR22: &[u8] = p1mux_testkit::SAMPLES[0];
 
     #[test]
     fn parity_in_bit7_is_text_only_for_even_parity() {
-        let wire: Vec<u8> = DSMR22
-            .iter()
-            .map(|&b| if b.count_ones() % 2 == 1 { b | 0x80 } else { b })
-            .collect();
+        let wire = p1mux_testkit::with_parity_bit(DSMR22);
         let mut even = Observation::default();
         even.bytes(&wire, Parity::Even);
         assert_eq!(even.not_text, 0);
