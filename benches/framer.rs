@@ -3,7 +3,8 @@
 //! by a port that ignores parity (parity in bit 7), and as 7-bit text under
 //! 7E1 parity awareness. Also random bytes (full of false starts), and the
 //! detector's byte counting, which runs on every byte read while the serial
-//! settings are being detected.
+//! settings are being detected. And frames full of '/', the worst case
+//! for the search for a telegram behind a cut-off head.
 //!
 //! Run: `cargo bench --bench framer`
 
@@ -11,7 +12,7 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use p1mux::detect::Observation;
-use p1mux::framer::{Event, Framer, Parity};
+use p1mux::framer::{Event, Framer, MAX_FRAME, Parity};
 
 const CAPTURE: &[u8] = include_bytes!("../tests/data/capture_iskra_am550_566.txt");
 const TELEGRAMS: usize = 566;
@@ -111,5 +112,34 @@ fn noise(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, throughput, detect_counting, noise);
+/// 1 MiB of '/': frames of 1 and 8 KiB whose '!' line fails the CRC (every
+/// '/' is a place the telegram might begin), and one endless frame, which
+/// drops one '/' of its head for every byte past [`MAX_FRAME`]. The search
+/// is linear: both frame sizes run at the same speed per byte.
+fn slashes(c: &mut Criterion) {
+    let crc_frames = |len: usize| {
+        let mut frames = Vec::new();
+        while frames.len() < 1 << 20 {
+            frames.extend(std::iter::repeat_n(b'/', len - 9));
+            frames.extend_from_slice(b"\r\n!ABCD\r\n");
+        }
+        frames
+    };
+    let cases = [
+        ("crc_frames_1k", crc_frames(1024)),
+        ("crc_frames_8k", crc_frames(MAX_FRAME)),
+        ("endless", vec![b'/'; 1 << 20]),
+    ];
+    let mut group = c.benchmark_group("slashes");
+    for (name, input) in &cases {
+        let mut framer = Framer::new(Parity::None);
+        let (good, bad, _) = frame(&mut framer, input);
+        assert!(good + bad > 0, "{name}: nothing framed");
+        group.throughput(Throughput::Bytes(input.len() as u64));
+        group.bench_function(*name, |b| b.iter(|| frame(&mut framer, black_box(input))));
+    }
+    group.finish();
+}
+
+criterion_group!(benches, throughput, detect_counting, noise, slashes);
 criterion_main!(benches);

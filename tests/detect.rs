@@ -103,3 +103,43 @@ fn dsmr22_behind_a_driver_that_ignores_parity_within_30s() {
         "{line}"
     );
 }
+
+#[test]
+fn cut_heads_before_dsmr5_telegrams_keep_115200_8n1() {
+    // Every telegram the meter sends comes right behind the head of
+    // another, cut off in the middle of a line: the telegrams behind the
+    // heads are good, so auto-detection must lock on 115200 8N1 and stay.
+    let telegram = SAMPLES[5];
+    let head = &SAMPLES[6][..310];
+    assert!(!head.ends_with(b"\n"));
+    let pty = Pty::open();
+    let device = pty.slave_path.to_str().unwrap().to_string();
+    let p1mux = P1mux::serve(&["--device", &device]);
+    let port = p1mux.port();
+    p1mux.wait_for(&format!("opened {device} (115200 8N1)"));
+    let mut client = p1mux.connect(port);
+    let _meter = SimulatedMeter::start(
+        &pty,
+        Meter::DSMR5,
+        false,
+        vec![[head, telegram].concat()],
+        Duration::from_millis(500),
+    );
+    client
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    for _ in 0..3 {
+        assert!(read_exact(&mut client, telegram.len()) == telegram);
+    }
+    let line = p1mux.wait_for("detected: ");
+    assert!(
+        line.contains("DSMR 5.0 meter /ISK5\\2M550T-1012 at 115200 8N1"),
+        "{line}"
+    );
+    // A switch logs "not <setting>: ...; trying <next>".
+    assert!(
+        !p1mux.log_text().contains("; trying "),
+        "{}",
+        p1mux.log_text()
+    );
+}

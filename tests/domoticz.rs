@@ -12,7 +12,9 @@
 
 mod common;
 
-use std::io::Read;
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -237,12 +239,17 @@ fn start(device: &Path) -> (P1mux, u16) {
 /// the suite fast; the reader is idle in it all the same.
 /// `P1MUX_DOMOTICZ_GAP_MS=1000` runs it at a real meter's pace.
 fn send_paced(pty: &mut Pty, telegrams: &[Vec<u8>]) {
+    send_paced_to(&mut pty.master, telegrams);
+}
+
+/// [`send_paced`] to any meter side: a pty's master, a dongle's socket.
+fn send_paced_to(meter: &mut impl Write, telegrams: &[Vec<u8>]) {
     let gap = std::env::var("P1MUX_DOMOTICZ_GAP_MS")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(50);
     for telegram in telegrams {
-        pty.write(telegram);
+        meter.write_all(telegram).expect("writing meter bytes");
         thread::sleep(Duration::from_millis(gap));
     }
 }
@@ -301,4 +308,154 @@ fn domoticz_loses_nothing_across_an_unplug() {
 
     let sent: Vec<Vec<u8>> = before.iter().chain(after).cloned().collect();
     assert_all_delivered(readers, &sent);
+}
+
+/// `cut`, or the next offset if `cut` ends a line: a head cut off in the
+/// middle of a line.
+fn mid_line(telegram: &[u8], cut: usize) -> usize {
+    cut + usize::from(telegram[cut - 1] == b'\n')
+}
+
+/// The meter's telegrams, every second one right behind the head of a
+/// telegram whose rest was lost, cut in the middle of a line (now and then
+/// in its ident): what the meter side writes, one element at a time, and
+/// the good telegrams in it. The last has no head before it.
+fn behind_cut_heads(n: usize) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+    let telegrams = meter_telegrams();
+    let (good, lost) = (&telegrams[..n], &telegrams[n..]);
+    let writes = good
+        .iter()
+        .enumerate()
+        .map(|(i, telegram)| {
+            if i % 2 == 0 || i + 1 == n {
+                return telegram.clone();
+            }
+            let head = &lost[i];
+            let cut = if i % 10 == 1 {
+                5 + i % 7
+            } else {
+                20 + i * 97 % (head.len() - 40)
+            };
+            [&head[..mid_line(head, cut)], telegram].concat()
+        })
+        .collect();
+    (writes, good.to_vec())
+}
+
+/// When a Domoticz reader may stop: it has what it waits for.
+type Done = fn(&DomoticzP1, &[Vec<u8>]) -> bool;
+
+/// It accepted the last telegram sent (the others came before it).
+fn got_the_last(d: &DomoticzP1, good: &[Vec<u8>]) -> bool {
+    d.accepted.last().map(Vec::as_slice) == good.last().map(|t| through_bang(t))
+}
+
+/// It accepted as many telegrams as were sent.
+fn got_as_many(d: &DomoticzP1, good: &[Vec<u8>]) -> bool {
+    d.accepted.len() >= good.len()
+}
+
+/// One Domoticz reading p1mux until `done`, or nothing arrives for
+/// PATIENCE; registered with p1mux when this returns.
+fn domoticz_until(p1mux: &P1mux, port: u16, good: &[Vec<u8>], done: Done) -> Reader {
+    let mut stream = connect(port);
+    let good = good.to_vec();
+    let reader = thread::spawn(move || {
+        let mut parser = DomoticzP1::default();
+        let mut buf = [0u8; READ_SIZE];
+        while !done(&parser, &good) {
+            match stream.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => parser.parse(&buf[..n]),
+            }
+        }
+        parser
+    });
+    p1mux.wait_for(" connected (");
+    reader
+}
+
+type Reader = JoinHandle<DomoticzP1>;
+
+/// How many of `good` Domoticz kept, whole and in order.
+fn kept(d: &DomoticzP1, good: &[Vec<u8>]) -> usize {
+    let mut want = good.iter().map(|t| through_bang(t));
+    d.accepted
+        .iter()
+        .filter(|got| want.any(|w| w == got.as_slice()))
+        .count()
+}
+
+/// What one Domoticz keeps of `writes` (holding `good`) sent through a pty
+/// to p1mux started with `args`.
+fn through_pty(args: &[&str], writes: &[Vec<u8>], good: &[Vec<u8>], done: Done) -> DomoticzP1 {
+    let mut pty = Pty::open();
+    let device = pty.slave_path.to_str().unwrap();
+    let p1mux = P1mux::serve(&[&["--device", device, "--no-replay"], args].concat());
+    let port = p1mux.port();
+    p1mux.wait_for("opened ");
+    let reader = domoticz_until(&p1mux, port, good, done);
+    send_paced(&mut pty, writes);
+    reader.join().unwrap()
+}
+
+/// The same from a network source: a dongle (ESP, ser2net) that p1mux
+/// connects to, played here.
+fn through_dongle(writes: &[Vec<u8>], good: &[Vec<u8>]) -> DomoticzP1 {
+    let dongle = TcpListener::bind("127.0.0.1:0").unwrap();
+    let device = format!("tcp://{}", dongle.local_addr().unwrap());
+    let p1mux = P1mux::serve(&["--device", &device, "--no-replay"]);
+    let port = p1mux.port();
+    let mut pfd = libc::pollfd {
+        fd: dongle.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: poll on one pollfd we own.
+    let ready = unsafe { libc::poll(&mut pfd, 1, PATIENCE.as_millis() as i32) };
+    assert_eq!(ready, 1, "p1mux never connected to the dongle");
+    let (mut source, _) = dongle.accept().unwrap();
+    p1mux.wait_for(&format!("connected to {device}"));
+    let reader = domoticz_until(&p1mux, port, good, got_the_last);
+    send_paced_to(&mut source, writes);
+    reader.join().unwrap()
+}
+
+#[test]
+fn every_telegram_behind_a_cut_head_reaches_domoticz() {
+    // A head cut off in the middle of a line glues to the telegram right
+    // behind it. Through p1mux, Domoticz keeps every good telegram, and
+    // never fewer than from the raw bytes, which is what it keeps behind a
+    // plain byte proxy (ser2net): printed for comparison.
+    let (writes, good) = behind_cut_heads(41);
+    let dsmr5 = ["--baud", "115200"];
+    let valid = through_pty(&dsmr5, &writes, &good, got_the_last);
+    let raw_args = [&dsmr5[..], &["--forward", "raw"]].concat();
+    let raw = through_pty(&raw_args, &writes, &good, got_the_last);
+    let (through_p1mux, alone) = (kept(&valid, &good), kept(&raw, &good));
+    eprintln!(
+        "DSMR 5, {} good telegrams, {} of them behind a cut head: Domoticz keeps \
+         {through_p1mux} through p1mux, {alone} from the raw bytes ({} dismissed)",
+        good.len(),
+        good.len() / 2,
+        raw.dismissed,
+    );
+    assert!(through_p1mux >= alone, "{through_p1mux} < {alone}");
+    assert_all_delivered(vec![thread::spawn(move || valid)], &good);
+    // The same from a network source.
+    let dongle = through_dongle(&writes, &good);
+    assert_all_delivered(vec![thread::spawn(move || dongle)], &good);
+
+    // DSMR 2.2 (no CRC, 9600 7E1): the header line tells where the
+    // telegram behind the head begins.
+    let (a, b) = (SAMPLES[0], SAMPLES[1]);
+    let mut writes = Vec::new();
+    for i in 0..10 {
+        writes.push(a.to_vec());
+        writes.push([&b[..mid_line(b, 5 + i * 61)], a].concat());
+    }
+    let good = vec![a.to_vec(); writes.len()];
+    let dsmr22 = ["--baud", "9600", "--framing", "7e1"];
+    let valid = through_pty(&dsmr22, &writes, &good, got_as_many);
+    assert_all_delivered(vec![thread::spawn(move || valid)], &good);
 }

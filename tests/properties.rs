@@ -1,9 +1,11 @@
 //! Framer properties over generated input (proptest): it never panics,
 //! holds at most one frame of memory, recovers every telegram embedded in
-//! noise exactly once, never emits what fails its CRC or parity, and gives
-//! the same output however the input is split. And it says exactly what the
-//! byte-at-a-time framer it replaced says (the differential tests at the
-//! end, against tests/reference).
+//! noise exactly once, and every one behind cut-off heads, never emits what
+//! fails its CRC or parity, and gives the same output however the input is
+//! split. And it says exactly what the byte-at-a-time framer it replaced
+//! says (the differential tests at the end, against tests/reference, which
+//! was changed on purpose once, for issue 10's resync after a cut-off head:
+//! see its doc).
 
 mod common;
 mod reference;
@@ -200,6 +202,36 @@ proptest! {
         }
         prop_assert_eq!(out.len(), intact);
     }
+
+    #[test]
+    fn a_cut_head_never_costs_the_telegram_behind_it(
+        picks in prop::collection::vec((
+            prop::collection::vec((0..SAMPLES.len(), any::<prop::sample::Index>()), 0..3),
+            0..SAMPLES.len(),
+            noise(),
+        ), 1..5),
+        parity_in_bit7 in any::<bool>(),
+        cuts in prop::collection::vec(any::<usize>(), 0..12),
+    ) {
+        // Heads of any sample, cut anywhere, right before telegrams of one
+        // meter (with or without CRC).
+        let crc = picks[0].1 >= 2;
+        let mut input = Vec::new();
+        let mut sent = Vec::new();
+        for (heads, pick, noise) in &picks {
+            let sample = SAMPLES[if crc { 2 + pick % 5 } else { pick % 2 }];
+            input.extend_from_slice(noise);
+            for (head, cut) in heads {
+                let head = SAMPLES[*head];
+                let head = &head[..cut.index(head.len())];
+                input.extend(if parity_in_bit7 { with_parity_bit(head) } else { head.to_vec() });
+            }
+            input.extend(if parity_in_bit7 { with_parity_bit(sample) } else { sample.to_vec() });
+            sent.push(sample.to_vec());
+        }
+        let parity = if parity_in_bit7 { Parity::Even } else { Parity::None };
+        prop_assert_eq!(valid(&frame(parity, &input, &cuts)), sent);
+    }
 }
 
 /// Everything a framer says about a telegram or reject, for comparing two
@@ -337,6 +369,18 @@ fn mixed() -> impl Strategy<Value = Vec<u8>> {
             }
             t
         });
+    // A head cut off anywhere, right before a telegram (issue 10).
+    let behind_head = (
+        0..SAMPLES.len(),
+        any::<prop::sample::Index>(),
+        0..SAMPLES.len(),
+        any::<bool>(),
+    )
+        .prop_map(|(h, cut, s, bit7)| {
+            let head = &SAMPLES[h][..cut.index(SAMPLES[h].len())];
+            let t = [head, SAMPLES[s]].concat();
+            if bit7 { with_parity_bit(&t) } else { t }
+        });
     let edge = (MAX_FRAME - 12..MAX_FRAME + 4, any::<bool>(), any::<bool>()).prop_map(
         |(len, crc, bit7)| {
             let t = telegram_of_len(len, crc);
@@ -383,6 +427,7 @@ fn mixed() -> impl Strategy<Value = Vec<u8>> {
     );
     let piece = prop_oneof![
         3 => telegram,
+        2 => behind_head,
         2 => specials,
         3 => damaged,
         1 => edge,
@@ -477,5 +522,70 @@ fn long_streams_match_the_byte_at_a_time_framer() {
             .map(|c| (c, false))
             .collect();
         differential(Parity::None, &endless, &cuts);
+    }
+}
+
+/// Inputs built for the places where issue 10's rules choose, against the
+/// reference: heads before telegrams at the edge of [`MAX_FRAME`] (the
+/// frame drops its head while on any line, the '!' line included), two
+/// suffixes that both pass their CRC, several header lines.
+#[test]
+fn where_the_resync_rules_choose_they_match_the_byte_at_a_time_framer() {
+    let head = b"/0-0:96.1.1(1234567890";
+    for len in MAX_FRAME - 12..=MAX_FRAME + 2 {
+        for crc in [true, false] {
+            let t = telegram_of_len(len, crc);
+            for cut in 1..=head.len() {
+                let input = [&head[..cut], &t].concat();
+                let said = differential(Parity::None, &input, &[]);
+                if crc && t.len() <= MAX_FRAME {
+                    let want = Said::Telegram {
+                        bytes: t.clone(),
+                        crc: true,
+                        parity_in_bit7: false,
+                    };
+                    assert_eq!(said.last(), Some(&want), "{len} after {cut}");
+                }
+                let wire = with_parity_bit(&input);
+                differential(Parity::Even, &wire, &[(cut, false), (MAX_FRAME, false)]);
+            }
+        }
+    }
+    // A head longer than the telegram: the frame is moved to the front of
+    // its buffer while on the '!' line.
+    let long_head = [&b"/0-0:96.13.0("[..], &[b'4'; 5000]].concat();
+    for len in MAX_FRAME - 5013..MAX_FRAME - 5000 {
+        let t = telegram_of_len(len, true);
+        let input = [&long_head[..], &t].concat();
+        let said = differential(Parity::None, &input, &[(5000, false)]);
+        let want = Said::Telegram {
+            bytes: t,
+            crc: true,
+            parity_in_bit7: false,
+        };
+        assert_eq!(said.last(), Some(&want), "{len}");
+    }
+    let tail = "/ISK5\\2M550T-1012\r\n\r\n1-0:1.8.1(000123.456*kWh)\r\n!";
+    let want = crc16(tail.as_bytes());
+    let longer = (0..)
+        .map(|n| format!("/A{n:06}{tail}"))
+        .find(|t| crc16(t.as_bytes()) == want)
+        .unwrap();
+    let two = format!("/0-0:96.1.1(12{longer}{want:04X}\r\n");
+    let headers = [
+        &SAMPLES[1][..310],
+        &SAMPLES[1][..7],
+        b"/X/ABC5\r\n\r\n1-0:1(",
+        SAMPLES[0],
+    ]
+    .concat();
+    for input in [two.as_bytes(), &headers] {
+        for read in [1, 7, input.len()] {
+            let cuts: Vec<(usize, bool)> = (read..input.len())
+                .step_by(read)
+                .map(|c| (c, false))
+                .collect();
+            differential(Parity::None, input, &cuts);
+        }
     }
 }
