@@ -8,9 +8,26 @@ use std::time::{Duration, Instant};
 use common::uart::{Meter, SimulatedMeter};
 use common::*;
 
-/// Starts `p1mux serve` with default (auto) settings, a client, and the
-/// meter; asserts the client's first bytes are `telegram`, clean, within
-/// `limit` of start. Returns p1mux's lock line.
+/// Starts `p1mux serve` with default (auto) settings on a fresh pty, a
+/// client, and `meter` sending `sends` over and over.
+fn serve_with_meter(
+    meter: Meter,
+    ignores_parity: bool,
+    sends: Vec<u8>,
+    interval: Duration,
+) -> (P1mux, std::net::TcpStream, SimulatedMeter) {
+    let pty = Pty::open();
+    let device = pty.slave_path.to_str().unwrap().to_string();
+    let p1mux = P1mux::serve(&["--device", &device]);
+    let port = p1mux.port();
+    p1mux.wait_for(&format!("opened {device} (115200 8N1)"));
+    let client = p1mux.connect(port);
+    let meter = SimulatedMeter::start(&pty, meter, ignores_parity, vec![sends], interval);
+    (p1mux, client, meter)
+}
+
+/// [`serve_with_meter`]; asserts the client's first bytes are `telegram`,
+/// clean, within `limit` of start. Returns p1mux's lock line.
 fn detects(
     meter: Meter,
     ignores_parity: bool,
@@ -19,19 +36,8 @@ fn detects(
     limit: Duration,
 ) -> String {
     let started = Instant::now();
-    let pty = Pty::open();
-    let device = pty.slave_path.to_str().unwrap().to_string();
-    let p1mux = P1mux::serve(&["--device", &device]);
-    let port = p1mux.port();
-    p1mux.wait_for(&format!("opened {device} (115200 8N1)"));
-    let mut client = p1mux.connect(port);
-    let _meter = SimulatedMeter::start(
-        &pty,
-        meter,
-        ignores_parity,
-        vec![telegram.to_vec()],
-        interval,
-    );
+    let (p1mux, mut client, _meter) =
+        serve_with_meter(meter, ignores_parity, telegram.to_vec(), interval);
     client.set_read_timeout(Some(limit)).unwrap();
     let got = read_exact(&mut client, telegram.len());
     let took = started.elapsed();
@@ -112,17 +118,10 @@ fn cut_heads_before_dsmr5_telegrams_keep_115200_8n1() {
     let telegram = SAMPLES[5];
     let head = &SAMPLES[6][..310];
     assert!(!head.ends_with(b"\n"));
-    let pty = Pty::open();
-    let device = pty.slave_path.to_str().unwrap().to_string();
-    let p1mux = P1mux::serve(&["--device", &device]);
-    let port = p1mux.port();
-    p1mux.wait_for(&format!("opened {device} (115200 8N1)"));
-    let mut client = p1mux.connect(port);
-    let _meter = SimulatedMeter::start(
-        &pty,
+    let (p1mux, mut client, _meter) = serve_with_meter(
         Meter::DSMR5,
         false,
-        vec![[head, telegram].concat()],
+        [head, telegram].concat(),
         Duration::from_millis(500),
     );
     client

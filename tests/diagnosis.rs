@@ -57,24 +57,29 @@ fn garbage_is_summed_up_once_not_logged_per_switch() {
     assert!(all_switches < 20, "{all_switches} switches:\n{log}");
 }
 
-#[test]
-fn serve_and_probe_give_the_same_diagnosis() {
+/// A meter whose line reaches the port with the wrong polarity.
+fn not_inverted(pty: &Pty) -> SimulatedMeter {
     let meter = Meter {
         wrong_polarity: true,
         ..Meter::DSMR5
     };
+    SimulatedMeter::start(
+        pty,
+        meter,
+        false,
+        vec![SAMPLES[5].to_vec()],
+        Duration::from_millis(100),
+    )
+}
+
+#[test]
+fn serve_and_probe_give_the_same_diagnosis() {
     // serve: the summary after trying every setting.
     let pty = Pty::open();
     let device = pty.slave_path.to_str().unwrap().to_string();
     let p1mux = P1mux::serve(&["--device", &device]);
     p1mux.wait_for(&format!("opened {device}"));
-    let _meter = SimulatedMeter::start(
-        &pty,
-        meter,
-        false,
-        vec![SAMPLES[5].to_vec()],
-        Duration::from_millis(100),
-    );
+    let meter = not_inverted(&pty);
     let line = p1mux.wait_longer_for("tried every setting", Duration::from_secs(30));
     let served = line
         .split("none gives a valid telegram: ")
@@ -82,7 +87,7 @@ fn serve_and_probe_give_the_same_diagnosis() {
         .and_then(|rest| rest.split("; trying them again").next())
         .expect("a diagnosis in the summary")
         .to_string();
-    drop(_meter);
+    drop(meter);
     drop(p1mux);
 
     // probe, on the same kind of bytes.
@@ -90,13 +95,7 @@ fn serve_and_probe_give_the_same_diagnosis() {
     let device = pty.slave_path.to_str().unwrap().to_string();
     let mut probe = P1mux::spawn(&["probe", "--device", &device, "--seconds", "2"], |_| {});
     probe.wait_for("Probing ");
-    let _meter = SimulatedMeter::start(
-        &pty,
-        meter,
-        false,
-        vec![SAMPLES[5].to_vec()],
-        Duration::from_millis(100),
-    );
+    let _meter = not_inverted(&pty);
     let verdict = probe.wait_longer_for("Verdict: ", Duration::from_secs(30));
     probe.wait_exit(PATIENCE);
     assert!(
