@@ -11,7 +11,7 @@ use std::str::FromStr;
 
 use argh::FromArgs;
 
-use crate::config::Config;
+use crate::config::{Config, KeyFiles};
 use crate::hub::allow::Cidr;
 use crate::line::Framing;
 
@@ -65,6 +65,16 @@ pub struct ProbeArgs {
     /// DSMR 2.2-4 meter sends every 10 s)
     #[argh(option, default = "12", from_str_fn(parse_seconds))]
     pub seconds: u64,
+
+    /// file holding the key of an encrypted meter, to check that it fits
+    /// (as for serve; default $CREDENTIALS_DIRECTORY/p1mux-key)
+    #[argh(option, arg_name = "path")]
+    pub key_file: Option<PathBuf>,
+
+    /// file holding the meter's authentication key, if the grid operator
+    /// gave one (as for serve)
+    #[argh(option, arg_name = "path")]
+    pub auth_key_file: Option<PathBuf>,
 }
 
 fn parse_seconds(s: &str) -> Result<u64, String> {
@@ -144,6 +154,19 @@ pub struct ServeArgs {
     /// do not send a new client the last telegram (if under 15 s old) on connect
     #[argh(switch)]
     pub no_replay: bool,
+
+    /// file holding the key of an encrypted meter (Luxembourg, Austria): 32
+    /// hex digits from the grid operator. p1mux then decrypts its frames
+    /// for every client; without a key it passes them through whole.
+    /// Default: $CREDENTIALS_DIRECTORY/p1mux-key (systemd LoadCredential=)
+    #[argh(option, arg_name = "path")]
+    pub key_file: Option<PathBuf>,
+
+    /// file holding the meter's authentication key, if the grid operator
+    /// gives one (default: the public Smarty one, or
+    /// $CREDENTIALS_DIRECTORY/p1mux-auth-key)
+    #[argh(option, arg_name = "path")]
+    pub auth_key_file: Option<PathBuf>,
 
     /// no serial port: a built-in meter sends a telegram every second
     /// (the same as --device demo)
@@ -325,6 +348,8 @@ pub enum Parsed {
     Probe {
         device: PathBuf,
         seconds: u64,
+        /// `--key-file` and `--auth-key-file`, checked like serve's.
+        keys: KeyFiles,
     },
     /// Print this to stdout and exit 0 (help, version).
     Print(String),
@@ -376,10 +401,16 @@ pub fn parse(program: &str, args: &[&str]) -> Parsed {
              run `nc HOST PORT` and look for telegrams starting with '/'"
             ))
         }
-        Some(Command::Probe(args)) => Parsed::Probe {
-            device: args.device,
-            seconds: args.seconds,
-        },
+        Some(Command::Probe(args)) => {
+            match KeyFiles::from_args(args.key_file, args.auth_key_file) {
+                Ok(keys) => Parsed::Probe {
+                    device: args.device,
+                    seconds: args.seconds,
+                    keys,
+                },
+                Err(msg) => Parsed::Usage(format!("{program} probe: {msg}")),
+            }
+        }
         Some(Command::Serve(args)) => {
             let verbose = args.verbose;
             match Config::from_args(args) {
