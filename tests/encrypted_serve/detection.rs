@@ -39,8 +39,9 @@ fn auto_detection_locks_on_encrypted_frames_at_115200_8n1_and_decrypts() {
         ),
         "{line}"
     );
+    // As a DSMR 5 meter's telegrams are (tests/detect.rs), with room for a busy machine.
     assert!(
-        started.elapsed() < Duration::from_secs(5),
+        started.elapsed() < Duration::from_secs(10),
         "{:?}",
         started.elapsed()
     );
