@@ -8,6 +8,7 @@ use std::net::{Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 
 use crate::cli::{DEFAULT_PORT, Device, Forward, ListenAddr, NetSource, ServeArgs};
+use crate::encrypted::Key;
 use crate::framer::MAX_FRAME;
 use crate::hub::allow::Cidr;
 use crate::line::{Setting, settings_for};
@@ -82,6 +83,50 @@ pub struct Config {
     pub client_buffer: usize,
     /// Send the last telegram to a new client.
     pub replay: bool,
+    /// Where the keys of an encrypted meter are, if given.
+    pub keys: KeyFiles,
+}
+
+/// `--key-file` and `--auth-key-file`, as given: the files are read at
+/// start-up ([`crate::encrypted::key::load`], which also looks in
+/// `$CREDENTIALS_DIRECTORY`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KeyFiles {
+    pub key_file: Option<PathBuf>,
+    pub auth_key_file: Option<PathBuf>,
+}
+
+impl KeyFiles {
+    /// Refuses what cannot be a key file: an empty path, or the key itself
+    /// (which `ps` would show every user), named without its digits.
+    pub fn from_args(
+        key_file: Option<PathBuf>,
+        auth_key_file: Option<PathBuf>,
+    ) -> Result<KeyFiles, String> {
+        for (option, path) in [
+            ("--key-file", &key_file),
+            ("--auth-key-file", &auth_key_file),
+        ] {
+            let Some(path) = path else { continue };
+            if path.as_os_str().is_empty() {
+                return Err(format!(
+                    "{option} is empty: give the path of the file that holds the key"
+                ));
+            }
+            let looks_like_a_key = path.to_str().is_some_and(|t| Key::parse_hex(t).is_ok());
+            if looks_like_a_key && !path.exists() {
+                return Err(format!(
+                    "{option} takes the path of a file that holds the key, not the key itself: \
+                     on the command line every user can read it (ps). Put the key in a file \
+                     readable only by root (chmod 600) and give its path"
+                ));
+            }
+        }
+        Ok(KeyFiles {
+            key_file,
+            auth_key_file,
+        })
+    }
 }
 
 impl Config {
@@ -126,6 +171,14 @@ impl Config {
             Device::Demo => SourceConfig::Demo,
         };
         let listen = listen_addresses(&args.listen, "--listen", DEFAULT_PORT)?;
+        if args.forward == Forward::Raw && args.key_file.is_some() {
+            return Err(
+                "--forward raw sends the bytes as read, so --key-file would decrypt nothing: \
+                 leave one out"
+                    .into(),
+            );
+        }
+        let keys = KeyFiles::from_args(args.key_file, args.auth_key_file)?;
         Ok(Config {
             source,
             listen,
@@ -134,6 +187,7 @@ impl Config {
             max_clients: args.max_clients,
             client_buffer: args.client_buffer,
             replay: !args.no_replay,
+            keys,
         })
     }
 }
@@ -235,6 +289,28 @@ mod tests {
     }
 
     #[test]
+    fn key_files_are_paths_never_keys() {
+        let c = serve(&["--key-file", "/etc/p1mux/key"]).unwrap();
+        assert_eq!(c.keys.key_file, Some("/etc/p1mux/key".into()));
+        assert_eq!(c.keys.auth_key_file, None);
+        assert_eq!(serve(&[]).unwrap().keys, KeyFiles::default());
+        let key = "0F1E2D3C4B5A69788796A5B4C3D2E1F0";
+        for option in ["--key-file", "--auth-key-file"] {
+            let err = serve(&[option, key]).unwrap_err();
+            assert!(err.contains("not the key itself"), "{err}");
+            assert!(!err.contains("0F1E"), "the key is never repeated: {err}");
+        }
+        match parse("p1mux", &["probe", "--key-file", key]) {
+            Parsed::Usage(msg) => assert!(msg.starts_with("p1mux probe: --key-file"), "{msg}"),
+            _ => panic!("a key on probe's command line must be a usage error"),
+        }
+        assert!(matches!(
+            parse("p1mux", &["probe", "--key-file", "/k", "--auth-key-file", "/a"]),
+            Parsed::Probe { keys, .. } if keys.auth_key_file == Some("/a".into())
+        ));
+    }
+
+    #[test]
     fn mistakes_are_usage_errors() {
         for bad in [
             &["--baud", "0"][..],
@@ -252,6 +328,8 @@ mod tests {
             &["--device", "tcp://esp:23", "--framing", "7e1"],
             &["--demo", "--device", "/dev/ttyUSB0"],
             &["--device", "demo", "--baud", "9600"],
+            &["--key-file", ""],
+            &["--key-file", "/etc/p1mux/key", "--forward", "raw"],
         ] {
             let err = serve(bad).unwrap_err();
             assert!(!err.is_empty(), "{bad:?}");

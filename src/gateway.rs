@@ -6,12 +6,14 @@
 use std::io;
 use std::time::{Duration, Instant};
 
-use log::info;
+use log::{info, warn};
 use mio::{Events, Interest, Poll, Token};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 use signal_hook_mio::v1_0::Signals;
 
 use crate::config::Config;
+use crate::encrypted::Authentication;
+use crate::encrypted::key::{self, Keys};
 use crate::error::StartError;
 use crate::health::Status;
 use crate::hub::{Hub, Policy};
@@ -49,6 +51,7 @@ struct Gateway {
 /// cannot start.
 pub fn run(config: Config) -> Result<(), StartError> {
     let now = Instant::now();
+    let keys = load_keys(&config)?;
     let poll = Poll::new().map_err(|e| format!("creating the event loop: {e}"))?;
     let mut signals = Signals::new([SIGTERM, SIGINT, SIGHUP, SIGUSR1])
         .map_err(|e| format!("installing signal handlers: {e}"))?;
@@ -67,7 +70,7 @@ pub fn run(config: Config) -> Result<(), StartError> {
     const { assert!(FIRST_SOURCE + SOURCE_TOKENS <= FIRST_OUTPUT) };
     let source = source::open(&config.source, poll.registry(), FIRST_SOURCE, now)?;
     let parse = outputs.iter().any(|o| o.wants_values());
-    let mut pipeline = Pipeline::new(config.forward, source.parity(), parse, now);
+    let mut pipeline = Pipeline::new(config.forward, source.parity(), parse, keys, now);
     if source.is_up() {
         pipeline.source_up(source.parity(), now);
     }
@@ -82,6 +85,31 @@ pub fn run(config: Config) -> Result<(), StartError> {
         read_buf: vec![0; 16 * 1024].into_boxed_slice(),
     }
     .run()
+}
+
+/// The keys of an encrypted meter (`--key-file`, `--auth-key-file`, or
+/// systemd's credentials), if any; a key file that cannot be read or is no
+/// key stops p1mux from starting. Logs where the key came from, never it.
+fn load_keys(config: &Config) -> Result<Option<Keys>, StartError> {
+    let credentials = key::credentials_directory();
+    let keys = key::load(
+        config.keys.key_file.as_deref(),
+        config.keys.auth_key_file.as_deref(),
+        credentials.as_deref(),
+    )
+    .map_err(|e| StartError(e.to_string()))?;
+    if let Some(keys) = &keys {
+        keys.warnings.iter().for_each(|w| warn!("{w}"));
+        let auth = match keys.authentication {
+            Authentication::Default => "",
+            Authentication::Given(_) => " and the authentication key given",
+        };
+        info!(
+            "encrypted frames will be decrypted with the key in {}{auth}",
+            keys.key_path.display()
+        );
+    }
+    Ok(keys)
 }
 
 impl Gateway {

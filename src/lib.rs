@@ -15,11 +15,14 @@
 //!   Only looking up a network source's host name runs on a helper thread,
 //!   so that a slow DNS server never stalls the clients.
 //! - [`framer`]: pure code, bytes in, whole telegrams or rejects out.
+//! - [`encrypted`]: pure code too: the encrypted frames of Luxembourg and
+//!   Austrian meters, split from the bytes before the framer, and
+//!   decrypted with the meter's key (or passed through whole without one).
 //! - [`telegram`]: what a telegram says about itself: its header and
 //!   generation, and its values ([`telegram::Reading`], parsed once per
 //!   telegram); [`json`] writes them.
-//! - [`pipeline`]: framer -> [`health`] (stats, silence) -> outputs;
-//!   `--forward` and the replay skip.
+//! - [`pipeline`]: splitter -> framers -> [`health`] (stats, silence) ->
+//!   outputs; `--forward`, the replay skip, decryption.
 //! - [`output`]: what every output offers the loop; [`hub`] is the raw TCP
 //!   one (listeners, `--allow`, per-client bounded queues).
 //! - [`gateway`]: tokens, the poll loop and signals; nothing else.

@@ -40,11 +40,16 @@ fn main() -> ExitCode {
             eprintln!("{text}");
             ExitCode::from(2)
         }
-        Parsed::Probe { device, seconds } => {
+        Parsed::Probe {
+            device,
+            seconds,
+            keys,
+        } => {
             p1mux::logging::init(0);
             ExitCode::from(p1mux::probe::run(
                 &device,
                 std::time::Duration::from_secs(seconds),
+                &keys,
             ))
         }
         Parsed::Serve { config, verbose } => {

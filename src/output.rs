@@ -20,16 +20,19 @@ use crate::telegram::Reading;
 /// for many outputs.
 pub const TOKENS_PER_OUTPUT: usize = 1 << 20;
 
-/// A telegram that passed every check, ready to go out.
+/// A telegram that passed every check, ready to go out; or, in a
+/// [`Delivery::Encrypted`], an encrypted frame passed through whole.
 #[derive(Debug, Clone)]
 pub struct Telegram {
     /// '/' through the '!' line's LF, exactly as the meter meant it
-    /// (parity bits stripped): what every client gets, byte for byte.
+    /// (parity bits stripped): what every client gets, byte for byte. For
+    /// an encrypted frame, 0xDB through its GCM tag, as on the wire.
     pub bytes: Rc<[u8]>,
     /// When it was complete, for replay age and status.
     pub at: Instant,
     /// Its values, parsed once for every output that wants them
-    /// ([`Output::wants_values`]); None when none does.
+    /// ([`Output::wants_values`]); None when none does, and always for
+    /// an encrypted frame.
     pub reading: Option<Rc<Reading>>,
 }
 
@@ -38,6 +41,12 @@ pub struct Telegram {
 pub enum Delivery<'a> {
     /// A valid telegram.
     Telegram(&'a Telegram),
+    /// An encrypted frame (Luxembourg, Austria), passed through whole
+    /// because p1mux has no key: for clients that hold the key (Domoticz,
+    /// Home Assistant), to be sent exactly as a telegram is (one write,
+    /// the same queues and replay rule). It has no values to show:
+    /// outputs that publish values skip it, or say "encrypted".
+    Encrypted(&'a Telegram),
     /// `--forward all`: a complete telegram whose CRC failed.
     Damaged(&'a Rc<[u8]>),
     /// `--forward raw`: bytes exactly as read from the source.

@@ -459,3 +459,35 @@ fn every_telegram_behind_a_cut_head_reaches_domoticz() {
     let valid = through_pty(&dsmr22, &writes, &good, got_as_many);
     assert_all_delivered(vec![thread::spawn(move || valid)], &good);
 }
+
+// An encrypted meter (Luxembourg, Austria), decrypted by p1mux: Domoticz,
+// without the key, reads plain DSMR. Self-contained from here on.
+
+#[allow(dead_code)] // this file uses a small part of the frame builder
+#[path = "encrypted/frames.rs"]
+mod encrypted_frames;
+
+#[test]
+fn domoticz_gets_every_telegram_p1mux_decrypts() {
+    use encrypted_frames::{Form, KEY_HEX, frame};
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new("domoticz-key");
+    let key = dir.0.join("key");
+    std::fs::write(&key, KEY_HEX).unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let mut pty = Pty::open();
+    let device = pty.slave_path.to_str().unwrap();
+    let key_arg = key.to_str().unwrap();
+    let p1mux = P1mux::serve(&["--device", device, "--no-replay", "--key-file", key_arg]);
+    let port = p1mux.port();
+    p1mux.wait_for("opened ");
+    // The meter's telegrams, each in a frame of its own (counters 1, 2, ...).
+    let sent: Vec<Vec<u8>> = meter_telegrams().into_iter().take(300).collect();
+    let frames: Vec<Vec<u8>> = (1..)
+        .zip(&sent)
+        .map(|(n, t)| frame(Form::Long2, n, t))
+        .collect();
+    let readers = connect_domoticz(&p1mux, port, 2, sent.len());
+    send_paced(&mut pty, &frames);
+    assert_all_delivered(readers, &sent);
+}

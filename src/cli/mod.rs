@@ -11,12 +11,14 @@ use std::str::FromStr;
 
 use argh::FromArgs;
 
-use crate::config::Config;
+use crate::config::{Config, KeyFiles};
 use crate::hub::allow::Cidr;
 use crate::line::Framing;
 
 mod net_source;
+mod probe;
 pub use net_source::NetSource;
+pub use probe::ProbeArgs;
 
 /// The port most P1 gateways and Home Assistant's ser2net example use.
 pub const DEFAULT_PORT: u16 = 2001;
@@ -42,38 +44,6 @@ pub struct Cli {
 pub enum Command {
     Serve(ServeArgs),
     Probe(ProbeArgs),
-}
-
-#[derive(FromArgs, Debug)]
-/// Find out what a P1 cable delivers, and how to read it.
-///
-/// Tries each serial setting in turn, prints what each one gave, and ends
-/// with a verdict in plain words and the `p1mux serve` command to run.
-/// Exit status: 0 when a working setting was found, 1 when not, 2 on usage errors.
-#[argh(
-    subcommand,
-    name = "probe",
-    help_triggers("-h", "--help"),
-    example = "p1mux probe --device /dev/ttyUSB0"
-)]
-pub struct ProbeArgs {
-    /// serial device of the P1 cable (default /dev/ttyUSB0)
-    #[argh(option, default = "PathBuf::from(\"/dev/ttyUSB0\")")]
-    pub device: PathBuf,
-
-    /// longest time to listen with each setting, in seconds (default 12: a
-    /// DSMR 2.2-4 meter sends every 10 s)
-    #[argh(option, default = "12", from_str_fn(parse_seconds))]
-    pub seconds: u64,
-}
-
-fn parse_seconds(s: &str) -> Result<u64, String> {
-    match s.parse::<u64>() {
-        Ok(n) if (1..=3600).contains(&n) => Ok(n),
-        _ => Err(format!(
-            "bad --seconds '{s}': use a whole number from 1 to 3600"
-        )),
-    }
 }
 
 #[derive(FromArgs, Debug)]
@@ -144,6 +114,19 @@ pub struct ServeArgs {
     /// do not send a new client the last telegram (if under 15 s old) on connect
     #[argh(switch)]
     pub no_replay: bool,
+
+    /// file holding the key of an encrypted meter (Luxembourg, Austria): 32
+    /// hex digits from the grid operator. p1mux then decrypts its frames
+    /// for every client; without a key it passes them through whole.
+    /// Default: $CREDENTIALS_DIRECTORY/p1mux-key (systemd LoadCredential=)
+    #[argh(option, arg_name = "path")]
+    pub key_file: Option<PathBuf>,
+
+    /// file holding the meter's authentication key, if the grid operator
+    /// gives one (default: the public Smarty one, or
+    /// $CREDENTIALS_DIRECTORY/p1mux-auth-key)
+    #[argh(option, arg_name = "path")]
+    pub auth_key_file: Option<PathBuf>,
 
     /// no serial port: a built-in meter sends a telegram every second
     /// (the same as --device demo)
@@ -325,6 +308,8 @@ pub enum Parsed {
     Probe {
         device: PathBuf,
         seconds: u64,
+        /// `--key-file` and `--auth-key-file`, checked like serve's.
+        keys: KeyFiles,
     },
     /// Print this to stdout and exit 0 (help, version).
     Print(String),
@@ -376,10 +361,16 @@ pub fn parse(program: &str, args: &[&str]) -> Parsed {
              run `nc HOST PORT` and look for telegrams starting with '/'"
             ))
         }
-        Some(Command::Probe(args)) => Parsed::Probe {
-            device: args.device,
-            seconds: args.seconds,
-        },
+        Some(Command::Probe(args)) => {
+            match KeyFiles::from_args(args.key_file, args.auth_key_file) {
+                Ok(keys) => Parsed::Probe {
+                    device: args.device,
+                    seconds: args.seconds,
+                    keys,
+                },
+                Err(msg) => Parsed::Usage(format!("{program} probe: {msg}")),
+            }
+        }
         Some(Command::Serve(args)) => {
             let verbose = args.verbose;
             match Config::from_args(args) {

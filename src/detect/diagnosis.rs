@@ -26,6 +26,15 @@ pub enum Diagnosis {
     WrongSetting { setting: Setting },
     /// A setting that worked no longer does, and detection starts again.
     NoLongerDecodes { setting: Setting },
+    /// Encrypted frames arrive, and none decrypts: the key is not this
+    /// meter's.
+    WrongKey,
+    /// Encrypted frames decrypt to good telegrams whose tags do not fit:
+    /// the authentication key is not this meter's.
+    WrongAuthKey,
+    /// Encrypted frames arrive whose frame counter does not increase: the
+    /// source sends old frames again.
+    RepeatedFrames,
 }
 
 /// Judges `tried` (each setting with what it delivered). `every_setting`:
@@ -41,7 +50,10 @@ pub fn diagnose(tried: &[(Setting, &Observation)], every_setting: bool) -> Diagn
     {
         return Diagnosis::Damaged { setting: *setting };
     }
-    if let Some((setting, _)) = tried.iter().find(|(_, seen)| text(seen) && seen.valid == 0) {
+    if let Some((setting, _)) = tried
+        .iter()
+        .find(|(_, seen)| text(seen) && seen.valid + seen.encrypted == 0)
+    {
         return Diagnosis::NoTelegram { setting: *setting };
     }
     match tried {
@@ -75,6 +87,18 @@ impl Diagnosis {
                 "bytes still arrive, but no longer decode at {setting}: was the meter or the \
                  cable changed? Detecting the settings again"
             ),
+            Diagnosis::WrongKey => "encrypted frames arrive, but none decrypts: wrong key \
+                                    (the key file does not hold this meter's key; check it \
+                                    against the one from your grid operator)"
+                .into(),
+            Diagnosis::WrongAuthKey => "encrypted frames arrive and decrypt, but their tags do \
+                                        not fit: wrong authentication key (check the one from \
+                                        your grid operator, or leave out --auth-key-file to \
+                                        check telegrams by their CRC)"
+                .into(),
+            Diagnosis::RepeatedFrames => "encrypted frames arrive, but their frame counter does \
+                                          not increase: the source sends old frames again"
+                .into(),
             Diagnosis::WrongSetting { setting } => format!(
                 "bytes arrive, but {setting} does not decode them: leave out --baud and \
                  --framing so that p1mux tries every setting, or the signal is not inverted"
@@ -100,6 +124,15 @@ impl Diagnosis {
             Diagnosis::NoTelegram { .. } => {
                 "- A P1 telegram starts with '/' and ends with a '!' line: check that this is the\n\
                  \x20 meter's P1 port and that the cable does not drop bytes (a loose wire).\n"
+            }
+            Diagnosis::WrongKey | Diagnosis::WrongAuthKey => {
+                "- The key is 32 hex digits from the grid operator (Creos in Luxembourg, the customer\n\
+                 \x20 portal in Austria), one per meter: check that the file holds this meter's key.\n\
+                 - A meter that was replaced has a new key.\n"
+            }
+            Diagnosis::RepeatedFrames => {
+                "- Something between the meter and p1mux repeats its buffer: check the dongle or\n\
+                 \x20 gateway that forwards the frames.\n"
             }
             Diagnosis::NotInverted
             | Diagnosis::WrongSetting { .. }

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 pub use diagnosis::{Diagnosis, diagnose};
 pub use observe::{Found, Observation};
 
+use crate::encrypted::Frame;
 use crate::framer::Event;
 use crate::line::Setting;
 
@@ -105,7 +106,8 @@ impl Detector {
         }
     }
 
-    /// Counts bytes as read under the current setting. Free once a valid
+    /// Counts bytes read under the current setting, less those of
+    /// encrypted frames ([`Detector::frame`]). Free once a valid
     /// telegram confirmed it: nothing looks at the counts then, and
     /// [`Detector::unlock`] starts a fresh window.
     pub fn bytes(&mut self, raw: &[u8]) {
@@ -118,6 +120,12 @@ impl Detector {
     /// Counts what the framer made of them.
     pub fn event(&mut self, event: &Event<'_>) {
         self.seen.event(event);
+    }
+
+    /// Counts a whole encrypted frame: it confirms the setting as a valid
+    /// telegram does, whether or not there is a key for it.
+    pub fn frame(&mut self, frame: &Frame<'_>) {
+        self.seen.frame(frame);
     }
 
     /// The telegram that confirms the current setting, once: the first

@@ -1,6 +1,7 @@
 //! What the bytes under one setting look like: counts of bytes, NULs,
 //! non-text bytes and framer outcomes, and a few words describing them.
 
+use crate::encrypted::{Frame, SystemTitle, describe_meter};
 use crate::framer::{Event, Parity, Reject};
 use crate::telegram::{generation, header};
 
@@ -26,7 +27,10 @@ pub struct Observation {
     pub crc_bad: u64,
     /// Frames lost to parity errors (a NUL or odd parity inside).
     pub parity_errors: u64,
-    /// The first valid telegram's header, generation and parity note.
+    /// Whole encrypted frames (a valid find, as a telegram is).
+    pub encrypted: u64,
+    /// The first valid telegram's header, generation and parity note, or
+    /// the first encrypted frame's meter.
     pub first: Option<Found>,
 }
 
@@ -39,6 +43,31 @@ pub struct Found {
     pub generation: String,
     /// The 7E1 parity arrived in bit 7: the driver ignored the setting.
     pub parity_in_bit7: bool,
+    /// Found in an encrypted frame: the meter's system title and the
+    /// frame's counter (`header` is then the title, `generation`
+    /// "encrypted").
+    pub encrypted: Option<(SystemTitle, u32)>,
+}
+
+impl Found {
+    /// What an encrypted frame reveals: who sent it.
+    pub fn encrypted(frame: &Frame<'_>) -> Found {
+        Found {
+            header: frame.system_title.to_string(),
+            generation: "encrypted".into(),
+            parity_in_bit7: false,
+            encrypted: Some((frame.system_title, frame.frame_counter)),
+        }
+    }
+
+    /// The meter in words: "DSMR 5.0 meter /ISK5\2M550T-1012", or "an
+    /// encrypted meter (system title SAG-..., frame counter 23)".
+    pub fn meter(&self) -> String {
+        match self.encrypted {
+            Some((title, counter)) => describe_meter(title, counter),
+            None => format!("{} meter {}", self.generation, self.header),
+        }
+    }
 }
 
 impl Observation {
@@ -74,6 +103,7 @@ impl Observation {
                         header: header(t.bytes),
                         generation: generation(t.bytes, t.crc),
                         parity_in_bit7: t.parity_in_bit7,
+                        encrypted: None,
                     });
                 }
             }
@@ -85,6 +115,17 @@ impl Observation {
                 Reject::Parity | Reject::Nul => self.parity_errors += 1,
                 _ => {}
             },
+        }
+    }
+
+    /// Counts a whole encrypted frame: its bytes fit the setting, as a
+    /// telegram's do (they are binary, so [`Observation::bytes`] must not
+    /// see them), and it is a valid find.
+    pub fn frame(&mut self, frame: &Frame<'_>) {
+        self.bytes += frame.bytes.len() as u64;
+        self.encrypted += 1;
+        if self.first.is_none() {
+            self.first = Some(Found::encrypted(frame));
         }
     }
 
@@ -108,7 +149,9 @@ impl Observation {
             return "nothing".into();
         }
         if let Some(found) = &self.first {
-            return if found.parity_in_bit7 {
+            return if found.encrypted.is_some() {
+                "encrypted frames".into()
+            } else if found.parity_in_bit7 {
                 "DSMR text, parity in bit 7".into()
             } else {
                 "DSMR text".into()

@@ -60,6 +60,12 @@ pub use frame::{Frame, SystemTitle};
 pub use key::{AuthKey, Key};
 pub use splitter::{Piece, Splitter};
 
+/// How logs, the status page and `probe` name an encrypted meter: "an
+/// encrypted meter (system title SAG-1905004217, frame counter 23)".
+pub fn describe_meter(title: SystemTitle, frame_counter: u32) -> String {
+    format!("an encrypted meter (system title {title}, frame counter {frame_counter})")
+}
+
 /// Longest frame accepted, all its bytes from 0xDB through the tag. Smarty
 /// frames are about 650 bytes; the plaintext inside must also fit the text
 /// framer's bound ([`crate::framer::MAX_FRAME`], the same 8 KiB).

@@ -3,7 +3,9 @@
 
 use std::time::{Duration, Instant};
 
-use super::stats::{Stats, rejects_by_reason};
+use super::stats::{Stats, all_rejects_by_reason};
+use crate::detect::Diagnosis;
+use crate::encrypted::{self, KeyNews};
 use crate::framer::Reject;
 
 /// How long an open port may go without a valid telegram before a warning.
@@ -16,18 +18,19 @@ pub const SILENCE_LIMIT: Duration = Duration::from_secs(60);
 pub struct Silence {
     /// Start of the quiet period and the counters then; `None` while the
     /// port is closed (the outage is logged elsewhere).
-    since: Option<(Instant, u64, [u64; Reject::ALL.len()])>,
+    since: Option<(Instant, Stats)>,
     /// Warned about this quiet period already: one warning, not one a minute.
     warned: bool,
 }
 
 impl Silence {
-    /// A quiet period begins: the port opened, or a valid telegram arrived.
+    /// A quiet period begins: the port opened, or a valid telegram (or an
+    /// encrypted frame passed through) arrived.
     pub fn restart(&mut self, now: Instant, stats: &Stats) {
         if self.warned && self.since.is_some() {
             log::info!("valid telegrams are arriving again");
         }
-        self.since = Some((now, stats.bytes_in, stats.rejects));
+        self.since = Some((now, stats.clone()));
         self.warned = false;
     }
 
@@ -37,19 +40,27 @@ impl Silence {
     }
 
     /// Once per quiet period that reaches [`SILENCE_LIMIT`]: what it brought.
-    pub fn due(&mut self, now: Instant, stats: &Stats) -> Option<Quiet> {
-        let (start, bytes0, rejects0) = self.since?;
-        if self.warned || now.duration_since(start) < SILENCE_LIMIT {
+    /// `key`: what is wrong with the key, as the decryptor last said.
+    pub fn due(&mut self, now: Instant, stats: &Stats, key: Option<KeyNews>) -> Option<Quiet> {
+        let (start, then) = self.since.as_ref()?;
+        if self.warned || now.duration_since(*start) < SILENCE_LIMIT {
             return None;
         }
         self.warned = true;
         let mut rejects = stats.rejects;
-        for (n, n0) in rejects.iter_mut().zip(rejects0) {
+        for (n, n0) in rejects.iter_mut().zip(then.rejects) {
+            *n -= n0;
+        }
+        let mut encrypted_rejects = stats.encrypted_rejects;
+        for (n, n0) in encrypted_rejects.iter_mut().zip(then.encrypted_rejects) {
             *n -= n0;
         }
         Some(Quiet {
-            bytes: stats.bytes_in - bytes0,
+            bytes: stats.bytes_in - then.bytes_in,
             rejects,
+            frames: stats.frames - then.frames,
+            encrypted_rejects,
+            key,
         })
     }
 }
@@ -61,24 +72,57 @@ pub struct Quiet {
     pub bytes: u64,
     /// Rejects meanwhile, indexed by [`Reject::index`].
     pub rejects: [u64; Reject::ALL.len()],
+    /// Whole encrypted frames meanwhile: none was of use, or the watch
+    /// would have restarted.
+    pub frames: u64,
+    /// Encrypted frames rejected meanwhile, by [`encrypted::Reject::index`].
+    pub encrypted_rejects: [u64; encrypted::Reject::ALL.len()],
+    /// What is wrong with the key, as the decryptor last said.
+    pub key: Option<KeyNews>,
 }
 
 impl Quiet {
+    /// Something telegram- or frame-like was rejected meanwhile.
+    pub fn any_rejects(&self) -> bool {
+        self.rejects
+            .iter()
+            .chain(&self.encrypted_rejects)
+            .any(|&n| n > 0)
+    }
+
+    /// Encrypted frames came and were of no use because of the key or
+    /// their counter: what the warning and the status page say. `None`
+    /// when the trouble (if any) is the line's, not the frames'.
+    pub fn encrypted_diagnosis(&self) -> Option<Diagnosis> {
+        if self.frames == 0 {
+            return None;
+        }
+        match self.key {
+            Some(KeyNews::WrongKey) => return Some(Diagnosis::WrongKey),
+            Some(KeyNews::WrongAuthKey) => return Some(Diagnosis::WrongAuthKey),
+            _ => {}
+        }
+        let counter = self.encrypted_rejects[encrypted::Reject::Counter.index()];
+        (counter == self.frames).then_some(Diagnosis::RepeatedFrames)
+    }
+
     /// The warning to log for a network source (`tcp://...`): no serial
     /// settings to blame, but the dongle or the port number may be wrong.
     pub fn network_warning(&self, source: &str) -> String {
-        let (bytes, rejects) = (self.bytes, &self.rejects);
+        let bytes = self.bytes;
         let secs = SILENCE_LIMIT.as_secs();
-        let diagnosis = if bytes == 0 {
+        let diagnosis = if let Some(trouble) = self.encrypted_diagnosis() {
+            trouble.summary()
+        } else if bytes == 0 {
             "connected, but not one byte arrived: is the dongle's serial side reading the \
              meter (its own status page), and is the P1 cable plugged in?"
                 .to_string()
-        } else if rejects.iter().any(|&n| n > 0) {
+        } else if self.any_rejects() {
             format!(
                 "{bytes} bytes, telegram-like frames rejected ({}): the bytes are damaged before \
                  they reach the network; check the source's serial settings (115200 8N1 for \
                  DSMR 4/5, 9600 7E1 for DSMR 2.2/3.0) and its cable",
-                rejects_by_reason(rejects)
+                all_rejects_by_reason(&self.rejects, &self.encrypted_rejects)
             )
         } else {
             format!(
@@ -101,7 +145,9 @@ mod tests {
         stats: &Stats,
         source: &str,
     ) -> Option<String> {
-        silence.due(now, stats).map(|q| q.network_warning(source))
+        silence
+            .due(now, stats, None)
+            .map(|q| q.network_warning(source))
     }
 
     #[test]
@@ -109,23 +155,82 @@ mod tests {
         let t0 = Instant::now();
         let mut stats = Stats::new(t0);
         let mut silence = Silence::default();
-        assert_eq!(silence.due(t0 + SILENCE_LIMIT, &stats), None, "port closed");
+        assert_eq!(
+            silence.due(t0 + SILENCE_LIMIT, &stats, None),
+            None,
+            "port closed"
+        );
 
         silence.restart(t0, &stats);
-        assert_eq!(silence.due(t0 + SILENCE_LIMIT / 2, &stats), None);
-        let quiet = silence.due(t0 + SILENCE_LIMIT, &stats).unwrap();
+        assert_eq!(silence.due(t0 + SILENCE_LIMIT / 2, &stats, None), None);
+        let quiet = silence.due(t0 + SILENCE_LIMIT, &stats, None).unwrap();
         assert_eq!(quiet.bytes, 0);
-        assert_eq!(silence.due(t0 + SILENCE_LIMIT * 2, &stats), None, "once");
+        assert_eq!(
+            silence.due(t0 + SILENCE_LIMIT * 2, &stats, None),
+            None,
+            "once"
+        );
 
         let t1 = t0 + SILENCE_LIMIT * 3;
         silence.restart(t1, &stats);
         stats.bytes_in += 5000;
         stats.reject(Reject::Parity);
-        let quiet = silence.due(t1 + SILENCE_LIMIT, &stats).unwrap();
+        let quiet = silence.due(t1 + SILENCE_LIMIT, &stats, None).unwrap();
         assert_eq!(quiet.bytes, 5000);
         assert_eq!(quiet.rejects[Reject::Parity.index()], 1);
         silence.stop();
-        assert_eq!(silence.due(t1 + SILENCE_LIMIT * 9, &stats), None, "stopped");
+        assert_eq!(
+            silence.due(t1 + SILENCE_LIMIT * 9, &stats, None),
+            None,
+            "stopped"
+        );
+    }
+
+    #[test]
+    fn encrypted_frames_of_no_use_are_diagnosed_by_why() {
+        let t0 = Instant::now();
+        let mut stats = Stats::new(t0);
+        let mut silence = Silence::default();
+        let src = "tcp://esp:23";
+        let before = stats.clone();
+        stats.bytes_in += 6000;
+        stats.frames += 9;
+        for _ in 0..9 {
+            stats.encrypted_reject(encrypted::Reject::Auth);
+        }
+        silence.restart(t0, &before);
+        let quiet = silence
+            .due(t0 + SILENCE_LIMIT, &stats, Some(KeyNews::WrongKey))
+            .unwrap();
+        assert_eq!((quiet.frames, quiet.bytes), (9, 6000));
+        assert_eq!(quiet.encrypted_diagnosis(), Some(Diagnosis::WrongKey));
+        let msg = quiet.network_warning(src);
+        assert!(msg.contains("wrong key"), "{msg}");
+        // No frames: whatever the key was, the line is to blame.
+        silence.restart(t0, &stats);
+        let none = silence
+            .due(t0 + SILENCE_LIMIT, &stats, Some(KeyNews::WrongKey))
+            .unwrap();
+        assert_eq!(none.encrypted_diagnosis(), None);
+        // Frames that only ever repeat a counter.
+        let mut repeats = none.clone();
+        repeats.bytes = 2000;
+        repeats.key = None;
+        repeats.frames = 3;
+        repeats.encrypted_rejects[encrypted::Reject::Counter.index()] = 3;
+        assert_eq!(
+            repeats.encrypted_diagnosis(),
+            Some(Diagnosis::RepeatedFrames)
+        );
+        repeats.key = Some(KeyNews::WrongAuthKey);
+        assert_eq!(repeats.encrypted_diagnosis(), Some(Diagnosis::WrongAuthKey));
+        // Damaged frames (no key trouble) are damage.
+        repeats.key = None;
+        repeats.frames = 4;
+        repeats.encrypted_rejects[encrypted::Reject::Auth.index()] = 1;
+        assert_eq!(repeats.encrypted_diagnosis(), None);
+        assert!(repeats.any_rejects());
+        assert!(repeats.network_warning(src).contains("counter 3"));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
+use crate::encrypted;
 use crate::framer::Reject;
 
 /// What came in from the meter side.
@@ -11,10 +12,17 @@ pub struct Stats {
     started: Instant,
     /// Bytes read from the port (or the demo meter).
     pub bytes_in: u64,
-    /// Valid telegrams seen.
+    /// Valid telegrams seen: text ones, and decrypted ones (with a key).
     pub telegrams: u64,
-    /// Rejects, indexed by [`Reject::index`].
+    /// Rejects, indexed by [`Reject::index`]; a decrypted telegram whose
+    /// CRC fails counts here too, as "crc".
     pub rejects: [u64; Reject::ALL.len()],
+    /// Whole encrypted frames received: passed through (no key), or handed
+    /// to the decryptor, whatever it made of them.
+    pub frames: u64,
+    /// Encrypted frames rejected (their structure, tag or frame counter),
+    /// indexed by [`encrypted::Reject::index`]; parallel to `rejects`.
+    pub encrypted_rejects: [u64; encrypted::Reject::ALL.len()],
 }
 
 impl Stats {
@@ -24,6 +32,8 @@ impl Stats {
             bytes_in: 0,
             telegrams: 0,
             rejects: [0; Reject::ALL.len()],
+            frames: 0,
+            encrypted_rejects: [0; encrypted::Reject::ALL.len()],
         }
     }
 
@@ -31,20 +41,30 @@ impl Stats {
         self.rejects[reason.index()] += 1;
     }
 
-    pub fn rejects_total(&self) -> u64 {
-        self.rejects.iter().sum()
+    pub fn encrypted_reject(&mut self, reason: encrypted::Reject) {
+        self.encrypted_rejects[reason.index()] += 1;
     }
 
-    /// "crc 2, truncated 1", or "none".
+    /// Rejects of both kinds.
+    pub fn rejects_total(&self) -> u64 {
+        self.rejects.iter().chain(&self.encrypted_rejects).sum()
+    }
+
+    /// "crc 2, truncated 1, auth 3", or "none": both kinds, text first.
     pub fn rejects_by_reason(&self) -> String {
-        rejects_by_reason(&self.rejects)
+        all_rejects_by_reason(&self.rejects, &self.encrypted_rejects)
     }
 
     /// The one line SIGUSR1 logs; `outputs` sums up what the outputs did
-    /// (each says its own part: clients, queues, bytes out).
+    /// (each says its own part: clients, queues, bytes out). Encrypted
+    /// frames are mentioned once there were any.
     pub fn line(&self, outputs: &str, now: Instant) -> String {
+        let frames = match self.frames {
+            0 => String::new(),
+            n => format!(", encrypted frames {n}"),
+        };
         format!(
-            "stats: uptime {}, telegrams {} valid, rejects: {}, bytes in {}, {outputs}",
+            "stats: uptime {}, telegrams {} valid{frames}, rejects: {}, bytes in {}, {outputs}",
             human_duration(now.duration_since(self.started)),
             self.telegrams,
             self.rejects_by_reason(),
@@ -60,15 +80,25 @@ impl Stats {
 
 /// "crc 2, truncated 1", or "none".
 pub fn rejects_by_reason(rejects: &[u64; Reject::ALL.len()]) -> String {
+    all_rejects_by_reason(rejects, &[0; encrypted::Reject::ALL.len()])
+}
+
+/// "crc 2, auth 3", or "none": text rejects, then encrypted ones (their
+/// names are distinct).
+pub fn all_rejects_by_reason(
+    rejects: &[u64; Reject::ALL.len()],
+    encrypted_rejects: &[u64; encrypted::Reject::ALL.len()],
+) -> String {
+    let text = Reject::ALL.iter().map(|r| (r.name(), rejects[r.index()]));
+    let frames = encrypted::Reject::ALL
+        .iter()
+        .map(|r| (r.name(), encrypted_rejects[r.index()]));
     let mut out = String::new();
-    for reason in Reject::ALL {
-        let n = rejects[reason.index()];
-        if n > 0 {
-            if !out.is_empty() {
-                out.push_str(", ");
-            }
-            let _ = write!(out, "{} {n}", reason.name());
+    for (name, n) in text.chain(frames).filter(|&(_, n)| n > 0) {
+        if !out.is_empty() {
+            out.push_str(", ");
         }
+        let _ = write!(out, "{name} {n}");
     }
     if out.is_empty() {
         out.push_str("none");
@@ -111,6 +141,28 @@ mod tests {
         let line = stats.line("clients 2", now + Duration::from_secs(5));
         assert!(
             line.contains("uptime 5s") && line.contains("rejects: crc 2, parity 1"),
+            "{line}"
+        );
+        assert!(!line.contains("encrypted"), "no frames, no word: {line}");
+    }
+
+    #[test]
+    fn encrypted_frames_and_their_rejects_join_the_line() {
+        let now = Instant::now();
+        let mut stats = Stats::new(now);
+        stats.frames = 7;
+        stats.reject(Reject::Crc);
+        stats.encrypted_reject(encrypted::Reject::Auth);
+        stats.encrypted_reject(encrypted::Reject::Auth);
+        stats.encrypted_reject(encrypted::Reject::Counter);
+        assert_eq!(stats.rejects_by_reason(), "crc 1, auth 2, counter 1");
+        assert_eq!(stats.rejects_total(), 4);
+        assert_eq!(rejects_by_reason(&stats.rejects), "crc 1");
+        let line = stats.line("clients 0", now);
+        assert!(
+            line.contains(
+                "telegrams 0 valid, encrypted frames 7, rejects: crc 1, auth 2, counter 1"
+            ),
             "{line}"
         );
     }

@@ -227,7 +227,8 @@ impl Hub {
 impl Output for Hub {
     fn deliver(&mut self, cx: &Context, delivery: Delivery<'_>) {
         match delivery {
-            Delivery::Telegram(telegram) => {
+            // An encrypted frame is a telegram to a client holding the key.
+            Delivery::Telegram(telegram) | Delivery::Encrypted(telegram) => {
                 self.broadcast(cx.registry, &telegram.bytes, cx.now);
                 let hosts = self.slots.iter().flatten().map(|c| c.peer.ip());
                 self.last = Some(Last::new(telegram.bytes.clone(), telegram.at, hosts));

@@ -20,6 +20,7 @@ use socket2::{SockRef, TcpKeepalive};
 use super::outage::Outage;
 use super::{AfterSilence, Change, Input, Read, read_once};
 use crate::cli::NetSource;
+use crate::encrypted::{Frame, describe_meter};
 use crate::error::StartError;
 use crate::framer::{Event, Parity, Telegram};
 use crate::health::{Quiet, SourceStatus};
@@ -329,6 +330,18 @@ impl Input for NetInput {
         }
     }
 
+    fn observe_frame(&mut self, _frame: &Frame<'_>, passed_through: bool) {
+        if passed_through {
+            self.diagnosis = None;
+        }
+    }
+
+    fn announce_frame(&mut self, frame: &Frame<'_>) -> Option<String> {
+        let meter = describe_meter(frame.system_title, frame.frame_counter);
+        self.meter = Some(meter.clone());
+        Some(format!("receiving from {}: {meter}", self.source))
+    }
+
     fn announce(&mut self, telegram: &Telegram<'_>) -> Option<String> {
         let meter = format!(
             "{} meter {}",
@@ -356,6 +369,12 @@ impl Input for NetInput {
 
     fn silent(&mut self, registry: &Registry, now: Instant, quiet: &Quiet) -> AfterSilence {
         let warning = quiet.network_warning(&self.source.to_string());
+        // Frames that do not fit the key: reconnecting would not help.
+        if quiet.encrypted_diagnosis().is_some() {
+            warn!("{warning}");
+            self.diagnosis = Some(warning);
+            return AfterSilence::Reset;
+        }
         warn!("{warning}; reconnecting in case the source is stuck");
         self.diagnosis = Some(warning);
         self.close(registry, now, Duration::ZERO);

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use p1mux::encrypted::key::{self, KeyFileError};
 use p1mux::encrypted::{Authentication, Key};
 
-use crate::frames::KEY_HEX;
+use crate::frames::{KEY, KEY_HEX};
 
 const AK_HEX: &str = "00112233 44556677 8899AABB CCDDEEFF";
 
@@ -155,4 +155,9 @@ fn an_auth_key_without_a_key_is_an_error() {
     let creds = Dir::new();
     creds.file(key::AUTH_KEY_CREDENTIAL, AK_HEX, 0o400);
     assert!(key::load(None, None, Some(&creds.0)).is_err());
+}
+
+#[test]
+fn the_key_constants_agree() {
+    assert_eq!(Key::parse_hex(KEY_HEX).unwrap(), Key::from_bytes(KEY));
 }

@@ -22,6 +22,7 @@ use serialport::TTYPort;
 use super::outage::Outage;
 use super::{AfterSilence, Change, Input, Read, read_once};
 use crate::detect::{Detector, Diagnosis, Found, Step};
+use crate::encrypted::Frame;
 use crate::error::StartError;
 use crate::framer::{Event, Parity};
 use crate::health::{Quiet, SILENCE_LIMIT, SourceStatus};
@@ -216,6 +217,13 @@ impl Input for SerialInput {
         self.detector.event(event);
     }
 
+    fn observe_frame(&mut self, frame: &Frame<'_>, passed_through: bool) {
+        if passed_through {
+            self.diagnosis = None;
+        }
+        self.detector.frame(frame);
+    }
+
     fn settle(&mut self, now: Instant) -> Option<Parity> {
         if let Some(found) = self.detector.confirm() {
             let verb = if self.detector.is_auto() {
@@ -224,7 +232,7 @@ impl Input for SerialInput {
                 "receiving"
             };
             info!("{verb}: {}", describe_lock(&found, self.setting()));
-            self.meter = Some(format!("{} meter {}", found.generation, found.header));
+            self.meter = Some(found.meter());
             self.next_summary = None;
             self.diagnosis = None;
         }
@@ -264,13 +272,17 @@ impl Input for SerialInput {
     fn silent(&mut self, _registry: &Registry, now: Instant, quiet: &Quiet) -> AfterSilence {
         let setting = self.setting();
         let detecting = !self.detector.locked();
+        // Frames that arrive but are of no use (the key): the setting is right.
+        let frames_trouble = quiet.encrypted_diagnosis();
         let diagnosis = if quiet.bytes == 0 {
             Diagnosis::NoBytes
+        } else if let Some(trouble) = frames_trouble.clone() {
+            trouble
         } else if !self.detector.confirmed() {
             // Detecting, or a fixed setting that never worked: the bytes
             // of each setting tried were counted.
             self.detector.diagnose()
-        } else if quiet.rejects.iter().any(|&n| n > 0) {
+        } else if quiet.any_rejects() {
             Diagnosis::Damaged { setting }
         } else if self.detector.is_auto() {
             Diagnosis::NoLongerDecodes { setting }
@@ -288,7 +300,7 @@ impl Input for SerialInput {
             SILENCE_LIMIT.as_secs()
         );
         self.diagnosis = Some(diagnosis);
-        if self.detector.unlock(now) {
+        if frames_trouble.is_none() && self.detector.unlock(now) {
             info!("detecting the serial settings again, starting from {setting}");
         }
         AfterSilence::Reset
@@ -320,9 +332,10 @@ impl SerialInput {
     }
 }
 
-/// The lock line: "DSMR 5.0 meter /ISK5\2M550T-1012 at 115200 8N1".
+/// The lock line: "DSMR 5.0 meter /ISK5\2M550T-1012 at 115200 8N1", or
+/// "an encrypted meter (system title ..., frame counter ...) at 115200 8N1".
 fn describe_lock(found: &Found, setting: Setting) -> String {
-    let mut line = format!("{} meter {} at {setting}", found.generation, found.header);
+    let mut line = format!("{} at {setting}", found.meter());
     if found.parity_in_bit7 {
         line.push_str("; ");
         line.push_str(setting.parity_note());

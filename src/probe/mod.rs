@@ -11,10 +11,15 @@ use std::time::{Duration, Instant};
 use nix::poll::{PollFd, PollFlags, poll};
 use serialport::TTYPort;
 
+use crate::config::KeyFiles;
 use crate::detect::{Diagnosis, Observation, diagnose};
+use crate::encrypted::{Piece, Splitter, key};
 use crate::framer::Framer;
 use crate::line::{CANDIDATES, Setting};
 use crate::source::serial::port::{self as serial, FdReader, OpenError};
+
+mod encrypted;
+pub use encrypted::KeyCheck;
 
 /// Exit status when a working setting was found.
 pub const WORKS: u8 = 0;
@@ -22,15 +27,36 @@ pub const WORKS: u8 = 0;
 pub const FAILS: u8 = 1;
 
 /// Runs the probe, printing to stdout; returns the exit status.
-pub fn run(device: &Path, per_setting: Duration) -> u8 {
-    let (status, report) = probe(device, per_setting, |line| println!("{line}"));
+pub fn run(device: &Path, per_setting: Duration, keys: &KeyFiles) -> u8 {
+    let credentials = key::credentials_directory();
+    let loaded = key::load(
+        keys.key_file.as_deref(),
+        keys.auth_key_file.as_deref(),
+        credentials.as_deref(),
+    );
+    let mut check = match loaded {
+        Ok(keys) => keys.map(KeyCheck::new),
+        Err(e) => {
+            println!("Verdict: {e}.");
+            return FAILS;
+        }
+    };
+    let (status, report) = probe(device, per_setting, check.as_mut(), |line| {
+        println!("{line}")
+    });
     println!("{report}");
     status
 }
 
 /// The probe itself: `progress` gets each table line as soon as it is
 /// known (a whole probe can take a minute); the verdict is returned.
-pub fn probe(device: &Path, per_setting: Duration, mut progress: impl FnMut(&str)) -> (u8, String) {
+/// With `key`, an encrypted meter's frames are also tried with it.
+pub fn probe(
+    device: &Path,
+    per_setting: Duration,
+    mut key: Option<&mut KeyCheck>,
+    mut progress: impl FnMut(&str),
+) -> (u8, String) {
     let dev = device.display();
     let mut port = match serial::open(device, CANDIDATES[0]) {
         Ok(port) => port,
@@ -74,7 +100,7 @@ pub fn probe(device: &Path, per_setting: Duration, mut progress: impl FnMut(&str
                 format!("Verdict: could not switch {dev} to {setting}: {e}.\n"),
             );
         }
-        let (seen, lost) = listen(&port, setting, per_setting);
+        let (seen, lost) = listen(&port, setting, per_setting, key.as_deref_mut());
         progress(&row(setting, &seen));
         if let Some(err) = lost {
             return (
@@ -96,22 +122,30 @@ pub fn probe(device: &Path, per_setting: Duration, mut progress: impl FnMut(&str
             break;
         }
     }
-    verdict(device, per_setting, &tried)
+    verdict(device, per_setting, &tried, key.as_deref())
 }
 
-/// Listens with `setting` until a valid telegram, clearly wrong bytes, or
-/// `limit`. Returns what was seen, and an error if the port went away.
+/// Listens with `setting` until a valid telegram or encrypted frame (and,
+/// with `key`, a frame that shows whether the key fits), clearly wrong
+/// bytes, or `limit`. Returns what was seen, and an error if the port
+/// went away.
 fn listen(
     port: &TTYPort,
     setting: Setting,
     limit: Duration,
+    mut key: Option<&mut KeyCheck>,
 ) -> (Observation, Option<std::io::Error>) {
     let fd = port.as_raw_fd();
+    let mut splitter = Splitter::new();
     let mut framer = Framer::new(setting.parity);
     let mut seen = Observation::default();
     let start = Instant::now();
     let mut buf = [0u8; 4096];
-    while seen.first.is_none() && !seen.clearly_wrong() {
+    let done = |seen: &Observation, key: &Option<&mut KeyCheck>| match (&seen.first, key) {
+        (Some(found), Some(key)) if found.encrypted.is_some() => key.settled(),
+        (first, _) => first.is_some(),
+    };
+    while !done(&seen, &key) && !seen.clearly_wrong() {
         let left = limit.saturating_sub(start.elapsed());
         if left.is_zero() {
             break;
@@ -128,11 +162,19 @@ fn listen(
                         std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "device hung up");
                     return (seen, Some(hung_up));
                 }
-                Ok(n) => {
-                    let chunk = &buf[..n];
-                    seen.bytes(chunk, setting.parity);
-                    framer.push(chunk, |event| seen.event(&event));
-                }
+                Ok(n) => splitter.push(&buf[..n], |piece| match piece {
+                    Piece::Text(run) => {
+                        seen.bytes(run, setting.parity);
+                        framer.push(run, |event| seen.event(&event));
+                    }
+                    Piece::Frame(frame) => {
+                        seen.frame(&frame);
+                        if let Some(key) = key.as_deref_mut() {
+                            key.look(&frame);
+                        }
+                    }
+                    Piece::Rejected(_) => {}
+                }),
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => return (seen, Some(e)),
@@ -147,15 +189,20 @@ fn row(setting: Setting, seen: &Observation) -> String {
         "{:<34} {:>7} {:>6} {:>4} {:>7} {:>10}  {}",
         setting.label(),
         seen.bytes,
-        seen.frames,
-        seen.valid,
+        seen.frames + seen.encrypted,
+        seen.valid + seen.encrypted,
         seen.crc_bad,
         seen.parity_errors,
         seen.looks_like()
     )
 }
 
-fn verdict(device: &Path, per_setting: Duration, tried: &[(Setting, Observation)]) -> (u8, String) {
+fn verdict(
+    device: &Path,
+    per_setting: Duration,
+    tried: &[(Setting, Observation)],
+    key: Option<&KeyCheck>,
+) -> (u8, String) {
     let dev = device.display();
     let total: u64 = tried.iter().map(|(_, s)| s.bytes).sum();
     let mut out = String::new();
@@ -169,6 +216,11 @@ fn verdict(device: &Path, per_setting: Duration, tried: &[(Setting, Observation)
     }
     if let Some((setting, seen)) = tried.iter().find(|(_, seen)| seen.first.is_some()) {
         let found = seen.first.as_ref().expect("found above");
+        if found.encrypted.is_some() {
+            let (status, text) = encrypted::verdict(device, *setting, found, key);
+            out.push_str(&text);
+            return (status, out);
+        }
         let _ = write!(
             out,
             "\nVerdict: it works. A {} meter ({}) at {setting}.\n",
