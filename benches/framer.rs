@@ -13,19 +13,12 @@ use std::hint::black_box;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use p1mux::detect::Observation;
 use p1mux::framer::{Event, Framer, MAX_FRAME, Parity};
+use p1mux_testkit::{CAPTURE, with_parity_bit};
 
-const CAPTURE: &[u8] = include_bytes!("../tests/data/capture_iskra_am550_566.txt");
+/// How many telegrams [`CAPTURE`] holds.
 const TELEGRAMS: usize = 566;
 /// What one read from the port typically returns in a burst.
 const CHUNK: usize = 4096;
-
-/// What a UART set to 8N1 delivers for a meter sending 7E1: the even parity
-/// bit lands in bit 7.
-fn with_parity_bit(data: &[u8]) -> Vec<u8> {
-    data.iter()
-        .map(|&b| if b.count_ones() % 2 == 1 { b | 0x80 } else { b })
-        .collect()
-}
 
 /// Frames `input` in `CHUNK`-sized pieces; returns (telegrams, rejects,
 /// telegram bytes) so the work cannot be optimised away.

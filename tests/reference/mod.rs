@@ -1,6 +1,6 @@
 //! The framer as it was before it was rewritten for speed: one byte at a
 //! time through a state machine. Kept, unchanged but for its name, as the
-//! oracle for the differential test in tests/properties.rs: the fast
+//! oracle for the differential tests in tests/properties/: the fast
 //! framer must say exactly what this one says, for any input, split
 //! anywhere. Do not "fix" or speed up this copy; if the framer's rules
 //! change on purpose, change both.

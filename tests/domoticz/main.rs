@@ -1,170 +1,25 @@
 //! Domoticz's "P1 Smart Meter with LAN interface", reading p1mux.
 //!
-//! `DomoticzP1` models Domoticz's TCP reader and P1 parser as
-//! ../shared/reference/domoticz-p1.md describes them (and as
-//! hardware/P1MeterBase.cpp behaves): 4096-byte reads handed to the parser
-//! unchanged; while idle, leading bytes below 0x10 are skipped and the next
-//! byte must be '/', else the whole read is thrown away; after the '!'
-//! line the parser is idle and the rest of that read is dropped; '/' to
-//! '!' must fit in 2000 bytes; the CRC is checked only once a CR was seen.
-//! A gateway that glues telegrams, splits them badly or prepends anything
-//! loses data here, exactly as it would in a real Domoticz.
+//! `DomoticzP1` (model.rs) models Domoticz's TCP reader and P1 parser. A
+//! gateway that glues telegrams, splits them badly or prepends anything
+//! loses data there, exactly as it would in a real Domoticz: here it reads
+//! p1mux at a meter's pace, at line rate, across an unplug, behind cut-off
+//! heads, from a pty and from a network source.
 
+#[path = "../common/mod.rs"]
 mod common;
+mod model;
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use common::*;
-use p1mux::framer::{Event, Framer, Parity, crc16};
-
-/// Domoticz's message buffer: '/' through '!' must fit.
-const MESSAGE_BUFFER: usize = 2000;
-/// Domoticz's line buffer: longer lines are not interpreted.
-const LINE_BUFFER: usize = 128;
-/// Domoticz's read size.
-const READ_SIZE: usize = 4096;
-
-/// Domoticz's P1 parser state, per connection.
-#[derive(Default)]
-struct DomoticzP1 {
-    /// 0 while idle (waiting for a '/' at the start of a read).
-    linecount: usize,
-    /// '/' through '!' of the telegram being assembled.
-    message: Vec<u8>,
-    bang_found: bool,
-    line: Vec<u8>,
-    /// A CR was seen on this connection: only then is the CRC checked.
-    cr_found: bool,
-    /// Telegrams accepted, '/' through '!'.
-    accepted: Vec<Vec<u8>>,
-    /// Telegrams that started but were dismissed (CRC, oversize).
-    dismissed: usize,
-    /// Reads thrown away whole because they did not begin with '/'.
-    reads_ignored: usize,
-}
-
-impl DomoticzP1 {
-    /// One read's worth of bytes, as P1MeterTCP hands it to ParseData.
-    fn parse(&mut self, data: &[u8]) {
-        let mut i = 0;
-        if self.linecount == 0 {
-            while i < data.len() && data[i] < 0x10 {
-                i += 1;
-            }
-        }
-        if i < data.len() && data[i] == b'/' {
-            self.linecount = 1;
-            self.message.clear();
-            self.line.clear();
-            self.bang_found = false;
-        } else if self.linecount == 0 {
-            self.reads_ignored += usize::from(i < data.len());
-            return;
-        }
-        // Assemble '/' .. '!' in the message buffer.
-        while i < data.len() && !self.bang_found && self.message.len() < MESSAGE_BUFFER {
-            self.message.push(data[i]);
-            self.bang_found = data[i] == b'!';
-            i += 1;
-        }
-        if self.message.len() == MESSAGE_BUFFER {
-            self.dismissed += 1;
-            self.linecount = 0;
-            return;
-        }
-        // Then the lines, from the start of the read.
-        for &c in data {
-            if self.linecount == 0 {
-                // After the '!' line: the rest of this read is dropped.
-                return;
-            }
-            match c {
-                b'\r' => self.cr_found = true,
-                b'\n' => {
-                    self.linecount += 1;
-                    if !self.line.is_empty() && self.line.len() < LINE_BUFFER {
-                        self.end_line();
-                    }
-                    self.line.clear();
-                }
-                _ if self.line.len() < LINE_BUFFER => self.line.push(c),
-                _ => {}
-            }
-        }
-    }
-
-    fn end_line(&mut self) {
-        if self.line[0] != b'!' {
-            return;
-        }
-        if !self.crc_ok() {
-            self.dismissed += 1;
-        } else {
-            self.accepted.push(self.message.clone());
-        }
-        self.linecount = 0;
-    }
-
-    fn crc_ok(&self) -> bool {
-        let digits = &self.line[1..];
-        if digits.is_empty() {
-            return true; // DSMR 2.2/3.0
-        }
-        if digits.len() > 4 {
-            return false; // "trailing characters"
-        }
-        if !self.cr_found {
-            return true; // "middleware that changes the message content"
-        }
-        let sent = std::str::from_utf8(digits)
-            .ok()
-            .and_then(|s| u16::from_str_radix(s, 16).ok());
-        sent == Some(crc16(&self.message))
-    }
-}
-
-/// '/' through '!' of a whole telegram: what Domoticz keeps of it.
-fn through_bang(telegram: &[u8]) -> &[u8] {
-    let bang = telegram.iter().rposition(|&b| b == b'!').unwrap();
-    &telegram[..=bang]
-}
-
-#[test]
-fn the_model_loses_what_domoticz_loses() {
-    let (a, b) = (SAMPLES[5], SAMPLES[6]);
-    let mut good = DomoticzP1::default();
-    good.parse(a);
-    good.parse(b"\r\n");
-    good.parse(b);
-    assert_eq!(good.accepted, vec![through_bang(a), through_bang(b)]);
-
-    // A byte-stream gateway: the tail of one telegram and the head of the
-    // next in one read loses the second; a banner loses the first.
-    let mut glued = DomoticzP1::default();
-    let cut = 300;
-    glued.parse(&a[..cut]);
-    glued.parse(&[&a[cut..], &b[..cut]].concat());
-    glued.parse(&b[cut..]);
-    assert_eq!(glued.accepted, vec![through_bang(a)]);
-    assert_eq!(glued.reads_ignored, 1);
-    let mut banner = DomoticzP1::default();
-    banner.parse(&[b"Welcome to ser2net\r\n".as_slice(), a].concat());
-    assert!(banner.accepted.is_empty());
-
-    // A corrupted telegram is dismissed; one without CRs skips the check.
-    let mut crc = DomoticzP1::default();
-    crc.parse(&corrupt(a));
-    assert_eq!((crc.accepted.len(), crc.dismissed), (0, 1));
-    let mut oversize = DomoticzP1::default();
-    let big: Vec<u8> = [&a[..200], &vec![b'x'; 2000], &a[200..]].concat();
-    oversize.parse(&big);
-    assert_eq!((oversize.accepted.len(), oversize.dismissed), (0, 1));
-}
+use model::{DomoticzP1, READ_SIZE, through_bang};
+use p1mux::framer::{Event, Framer, Parity};
+use p1mux_testkit::pty::Pace;
 
 /// The 566 telegrams of one real meter's capture, as it sent them.
 fn meter_telegrams() -> Vec<Vec<u8>> {
@@ -277,13 +132,9 @@ fn a_thousand_telegrams_back_to_back_at_line_rate_reach_three_domoticz() {
     // A meter sending without pause: 115200 baud is 11520 bytes/s, handed
     // over by the USB adapter in 64-byte pieces.
     let (_p1mux, mut pty, sent, readers) = three_domoticz_and_1000_telegrams();
-    let stream = sent.concat();
-    let start = Instant::now();
-    for (i, piece) in stream.chunks(64).enumerate() {
-        pty.write(piece);
-        let due = Duration::from_secs_f64(((i + 1) * 64) as f64 / 11520.0);
-        thread::sleep(due.saturating_sub(start.elapsed()));
-    }
+    Pace::DSMR5
+        .send(&mut pty.master, &sent.concat(), Instant::now())
+        .expect("writing meter bytes");
     assert_all_delivered(readers, &sent);
 }
 
@@ -406,15 +257,7 @@ fn through_dongle(writes: &[Vec<u8>], good: &[Vec<u8>]) -> DomoticzP1 {
     let device = format!("tcp://{}", dongle.local_addr().unwrap());
     let p1mux = P1mux::serve(&["--device", &device, "--no-replay"]);
     let port = p1mux.port();
-    let mut pfd = libc::pollfd {
-        fd: dongle.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: poll on one pollfd we own.
-    let ready = unsafe { libc::poll(&mut pfd, 1, PATIENCE.as_millis() as i32) };
-    assert_eq!(ready, 1, "p1mux never connected to the dongle");
-    let (mut source, _) = dongle.accept().unwrap();
+    let mut source = net::accept_within(&dongle);
     p1mux.wait_for(&format!("connected to {device}"));
     let reader = domoticz_until(&p1mux, port, good, got_the_last);
     send_paced_to(&mut source, writes);
@@ -464,7 +307,7 @@ fn every_telegram_behind_a_cut_head_reaches_domoticz() {
 // without the key, reads plain DSMR. Self-contained from here on.
 
 #[allow(dead_code)] // this file uses a small part of the frame builder
-#[path = "encrypted/frames.rs"]
+#[path = "../encrypted/frames.rs"]
 mod encrypted_frames;
 
 #[test]
