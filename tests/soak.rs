@@ -126,7 +126,7 @@ fn run_soak(duration: Duration, churners: usize, idle_for: Duration) {
     let max = (churners + 110).to_string();
     let p1mux = P1mux::serve(&["--device", &link_str, "--max-clients", &max]);
     let port = p1mux.port();
-    p1mux.wait_for(&format!("opened {link_str}"));
+    p1mux.wait_longer_for(&format!("opened {link_str}"), REOPEN_PATIENCE);
     let pid = p1mux.pid();
     // p1mux logs "opened" before it has finished starting: the hub, and with
     // it the spare descriptor kept for running out of fds, comes after. A

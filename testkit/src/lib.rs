@@ -34,3 +34,8 @@ pub use samples::{CAPTURE, NAMED_SAMPLES, SAMPLES, corrupt, crc16, with_crc, wit
 
 /// How long any single wait in a test may take before it fails.
 pub const PATIENCE: Duration = Duration::from_secs(10);
+
+/// How long to wait for p1mux to open a device that (re)appeared: it
+/// tries again with backoff up to 10 s, so a test slowed down by a busy
+/// machine may find the next attempt that far away, on top of PATIENCE.
+pub const REOPEN_PATIENCE: Duration = Duration::from_secs(20);

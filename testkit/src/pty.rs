@@ -81,7 +81,7 @@ pub fn replug(p1mux: &Daemon, link: &Path, pty: Pty) -> Pty {
     p1mux.wait_for(&format!("lost {shown}"));
     let pty = Pty::open();
     point_symlink(link, &pty.slave_path);
-    p1mux.wait_for(&format!("opened {shown}"));
+    p1mux.wait_longer_for(&format!("opened {shown}"), crate::REOPEN_PATIENCE);
     pty
 }
 

@@ -20,7 +20,7 @@ fn unplug_and_replug_through_a_symlink_keeps_clients() {
     for (round, sample) in SAMPLES.iter().enumerate().skip(3).take(3) {
         let mut pty = Pty::open();
         point_symlink(&link, &pty.slave_path);
-        p1mux.wait_for(&format!("opened {link_str}"));
+        p1mux.wait_longer_for(&format!("opened {link_str}"), REOPEN_PATIENCE);
         pty.write(sample);
         assert_eq!(
             read_exact(&mut client, sample.len()),
@@ -36,7 +36,7 @@ fn unplug_and_replug_through_a_symlink_keeps_clients() {
     // The half telegram from before the unplug never reaches the client.
     let mut pty = Pty::open();
     point_symlink(&link, &pty.slave_path);
-    p1mux.wait_for(&format!("opened {link_str}"));
+    p1mux.wait_longer_for(&format!("opened {link_str}"), REOPEN_PATIENCE);
     pty.write(SAMPLES[6]);
     assert_eq!(read_exact(&mut client, SAMPLES[6].len()), SAMPLES[6]);
 }
