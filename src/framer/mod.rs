@@ -40,7 +40,7 @@
 //! the compiler vectorises ([`runs`]), copied in one go, and the CRC is
 //! computed with 16 tables at the end. Everything else (the '!' line, the
 //! byte that ends a frame) goes through the byte-at-a-time state machine
-//! that defines the rules. tests/properties.rs holds the fast path to
+//! that defines the rules. tests/properties/ holds the fast path to
 //! exactly what a plain byte-at-a-time framer (tests/reference) says, for
 //! any input split anywhere.
 

@@ -1,5 +1,5 @@
-//! Unit tests of the framer's pieces; tests/framer.rs and
-//! tests/properties.rs test the whole on real telegrams.
+//! Unit tests of the framer's pieces; tests/framer/ and
+//! tests/properties/ test the whole on real telegrams.
 
 use super::runs::{all_ascii_and_not_nul, all_even_parity_and_not_nul};
 use super::*;
