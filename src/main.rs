@@ -1,6 +1,6 @@
 use std::process::ExitCode;
 
-use p1mux::cli::{self, Parsed};
+use p1mux::config::{self, Parsed};
 
 fn main() -> ExitCode {
     let mut args = std::env::args_os();
@@ -31,7 +31,7 @@ fn main() -> ExitCode {
         }
     }
     let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
-    match cli::parse(&program, &rest) {
+    match config::parse(&program, &rest) {
         Parsed::Print(text) => {
             println!("{text}");
             ExitCode::SUCCESS

@@ -7,6 +7,10 @@
 use std::net::{Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 
+mod command;
+
+pub use command::{Parsed, parse};
+
 use crate::cli::{DEFAULT_PORT, Device, Forward, ListenAddr, NetSource, ServeArgs};
 use crate::encrypted::Key;
 use crate::framer::MAX_FRAME;
@@ -195,7 +199,7 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::{NetSource, Parsed, parse};
+    use crate::cli::NetSource;
     use crate::line::{CANDIDATES, Framing, Setting};
     use std::net::SocketAddr;
 
