@@ -11,6 +11,7 @@ use crate::cli::{DEFAULT_PORT, Device, Forward, ListenAddr, NetSource, ServeArgs
 use crate::framer::MAX_FRAME;
 use crate::hub::allow::Cidr;
 use crate::line::{Setting, settings_for};
+use crate::mqtt::MqttConfig;
 
 /// Where telegrams come from, with what it takes to read them.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -82,10 +83,13 @@ pub struct Config {
     pub client_buffer: usize,
     /// Send the last telegram to a new client.
     pub replay: bool,
+    /// Publish to an MQTT broker (`--mqtt`).
+    pub mqtt: Option<MqttConfig>,
 }
 
 impl Config {
     pub fn from_args(args: ServeArgs) -> Result<Config, String> {
+        let mqtt = MqttConfig::from_args(&args)?;
         if args.max_clients == 0 {
             return Err("--max-clients must be at least 1".into());
         }
@@ -134,6 +138,7 @@ impl Config {
             max_clients: args.max_clients,
             client_buffer: args.client_buffer,
             replay: !args.no_replay,
+            mqtt,
         })
     }
 }
