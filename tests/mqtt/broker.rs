@@ -252,6 +252,8 @@ impl Sub {
             }
         });
         if ready.recv_timeout(PATIENCE).is_err() {
+            let _ = child.kill();
+            let _ = child.wait();
             panic!(
                 "mosquitto_sub never subscribed; it printed:\n{}",
                 log.lock().unwrap().join("\n")
