@@ -54,6 +54,7 @@ impl Broker {
                 ));
             }
             Some(("", _)) => return Err(bad("the user name before '@' is empty")),
+            Some((user, _)) if user.len() > 1024 => return Err(bad("the user name is too long")),
             Some((user, hostport)) => (Some(user.to_string()), hostport),
             None => (None, rest),
         };

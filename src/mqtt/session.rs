@@ -180,6 +180,10 @@ impl Session {
 
     /// Takes in bytes read from the transport.
     pub fn received(&mut self, bytes: &[u8], now: Instant) -> Result<Vec<Event>, Fault> {
+        // A wake-up without bytes says nothing about the broker being alive.
+        if bytes.is_empty() {
+            return Ok(Vec::new());
+        }
         self.incoming.extend_from_slice(bytes);
         self.last_received = now;
         self.ping_sent = None;

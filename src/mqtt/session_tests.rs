@@ -179,6 +179,9 @@ fn keep_alive_pings_and_notices_a_dead_broker() {
     assert_eq!(s.outgoing(), [0xC0, 0]);
     s.written(2);
     assert_eq!(s.due_at(), Some(t1 + PING_TIMEOUT));
+    // An empty read is no sign of life.
+    s.received(&[], t1 + Duration::from_secs(1)).unwrap();
+    assert_eq!(s.due_at(), Some(t1 + PING_TIMEOUT));
     // PINGRESP: alive; the next ping is a quiet interval later.
     s.received(&[0xD0, 0], t1 + Duration::from_secs(1)).unwrap();
     assert_eq!(s.due_at(), Some(t1 + PING_AFTER));
