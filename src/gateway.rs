@@ -17,6 +17,7 @@ use crate::encrypted::key::{self, Keys};
 use crate::error::StartError;
 use crate::health::Status;
 use crate::hub::{Hub, Policy};
+use crate::mqtt::MqttOutput;
 use crate::output::{Context, Output, TOKENS_PER_OUTPUT};
 use crate::pipeline::Pipeline;
 use crate::source::{self, Change, Read, SOURCE_TOKENS, Source};
@@ -66,7 +67,16 @@ pub fn run(config: Config) -> Result<(), StartError> {
         allow: config.allow.clone(),
     };
     let hub = Hub::bind(&config.listen, policy, poll.registry(), FIRST_OUTPUT)?;
-    let outputs: Vec<Box<dyn Output>> = vec![Box::new(hub)];
+    let mut outputs: Vec<Box<dyn Output>> = vec![Box::new(hub)];
+    if let Some(mqtt) = &config.mqtt {
+        let first = FIRST_OUTPUT + outputs.len() * TOKENS_PER_OUTPUT;
+        outputs.push(Box::new(MqttOutput::new(
+            mqtt.clone(),
+            poll.registry(),
+            first,
+            now,
+        )?));
+    }
     const { assert!(FIRST_SOURCE + SOURCE_TOKENS <= FIRST_OUTPUT) };
     let source = source::open(&config.source, poll.registry(), FIRST_SOURCE, now)?;
     let parse = outputs.iter().any(|o| o.wants_values());

@@ -41,6 +41,7 @@ pub mod hub;
 pub mod json;
 pub mod line;
 pub mod logging;
+pub mod mqtt;
 pub mod output;
 pub mod pipeline;
 pub mod probe;

@@ -40,6 +40,8 @@ pub struct Cli {
 
 #[derive(FromArgs, Debug)]
 #[argh(subcommand)]
+// Parsed once at start: the size of the serve options does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     Serve(ServeArgs),
     Probe(ProbeArgs),
@@ -58,6 +60,7 @@ pub enum Command {
     example = "p1mux serve --listen 127.0.0.1:2001 --listen [::1]:2001",
     example = "p1mux serve --device tcp://192.168.1.50:23",
     example = "p1mux serve --demo",
+    example = "p1mux serve --mqtt mqtt://p1mux@homeassistant.local --mqtt-password-file /etc/p1mux/mqtt-password",
     note = "Logs go to stderr; RUST_LOG (e.g. RUST_LOG=debug) overrides -v.\n\
             Signals: SIGHUP reopens the serial port (or reconnects a tcp:// source),\n\
             SIGUSR1 logs one stats line, SIGTERM/SIGINT exit cleanly."
@@ -135,6 +138,46 @@ pub struct ServeArgs {
     /// more log detail: -v debug (every reject), -vv trace
     #[argh(switch, short = 'v')]
     pub verbose: u8,
+
+    // MQTT publishing (src/mqtt/config.rs validates these).
+    /// publish every telegram and its values to an MQTT broker:
+    /// mqtt://[USER@]HOST[:PORT] (port 1883) or mqtts://... (TLS, port 8883)
+    #[argh(option, arg_name = "url")]
+    pub mqtt: Option<String>,
+
+    /// file holding the MQTT password (default: the systemd credential
+    /// p1mux-mqtt-password, if there is one); never give it on the command line
+    #[argh(option, arg_name = "file")]
+    pub mqtt_password_file: Option<PathBuf>,
+
+    /// CA certificate(s), PEM, to trust for mqtts:// instead of the system's
+    #[argh(option, arg_name = "file")]
+    pub mqtt_ca: Option<PathBuf>,
+
+    /// first topic level (default p1mux): PREFIX/ID/state, PREFIX/ID/telegram
+    #[argh(option, arg_name = "prefix")]
+    pub mqtt_topic: Option<String>,
+
+    /// the meter's name in topics (default: its equipment id)
+    #[argh(option, arg_name = "id")]
+    pub mqtt_id: Option<String>,
+
+    /// quality of service: 0 (default), or 1: acknowledged, and resent after
+    /// a reconnect
+    #[argh(option, arg_name = "qos")]
+    pub mqtt_qos: Option<u8>,
+
+    /// the discovery prefix Home Assistant listens on (default homeassistant)
+    #[argh(option, arg_name = "prefix")]
+    pub mqtt_discovery_prefix: Option<String>,
+
+    /// do not announce the meter to Home Assistant
+    #[argh(switch)]
+    pub no_mqtt_discovery: bool,
+
+    /// publish at most one telegram per SECONDS (default 0: every one)
+    #[argh(option, arg_name = "seconds")]
+    pub mqtt_interval: Option<u64>,
 }
 
 /// What is sent to clients.

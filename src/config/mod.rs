@@ -16,6 +16,7 @@ use crate::encrypted::Key;
 use crate::framer::MAX_FRAME;
 use crate::hub::allow::Cidr;
 use crate::line::{Setting, settings_for};
+use crate::mqtt::MqttConfig;
 
 /// Where telegrams come from, with what it takes to read them.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -89,6 +90,8 @@ pub struct Config {
     pub replay: bool,
     /// Where the keys of an encrypted meter are, if given.
     pub keys: KeyFiles,
+    /// Publish to an MQTT broker (`--mqtt`).
+    pub mqtt: Option<MqttConfig>,
 }
 
 /// `--key-file` and `--auth-key-file`, as given: the files are read at
@@ -135,6 +138,7 @@ impl KeyFiles {
 
 impl Config {
     pub fn from_args(args: ServeArgs) -> Result<Config, String> {
+        let mqtt = MqttConfig::from_args(&args)?;
         if args.max_clients == 0 {
             return Err("--max-clients must be at least 1".into());
         }
@@ -192,6 +196,7 @@ impl Config {
             client_buffer: args.client_buffer,
             replay: !args.no_replay,
             keys,
+            mqtt,
         })
     }
 }
