@@ -68,6 +68,19 @@ pub fn listen_addresses(
     Ok(all.into_iter().map(|(addr, _)| addr).collect())
 }
 
+/// Where the status page, API and metrics are served (`--http`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpConfig {
+    pub addrs: Vec<SocketAddr>,
+    /// The demo's default page: when it cannot bind (the port is taken),
+    /// the demo starts without it and says so, rather than failing.
+    pub optional: bool,
+}
+
+/// The demo's status page, when no --http is given: loopback only.
+pub const DEMO_HTTP: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8080);
+
 /// Settings for one run of `serve`, validated.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -82,6 +95,8 @@ pub struct Config {
     pub client_buffer: usize,
     /// Send the last telegram to a new client.
     pub replay: bool,
+    /// The HTTP output; None when off.
+    pub http: Option<HttpConfig>,
 }
 
 impl Config {
@@ -126,6 +141,17 @@ impl Config {
             Device::Demo => SourceConfig::Demo,
         };
         let listen = listen_addresses(&args.listen, "--listen", DEFAULT_PORT)?;
+        let http = match (&args.http[..], &source) {
+            ([], SourceConfig::Demo) => Some(HttpConfig {
+                addrs: vec![DEMO_HTTP],
+                optional: true,
+            }),
+            ([], _) => None,
+            (given, _) => Some(HttpConfig {
+                addrs: listen_addresses(given, "--http", DEMO_HTTP.port())?,
+                optional: false,
+            }),
+        };
         Ok(Config {
             source,
             listen,
@@ -134,6 +160,7 @@ impl Config {
             max_clients: args.max_clients,
             client_buffer: args.client_buffer,
             replay: !args.no_replay,
+            http,
         })
     }
 }

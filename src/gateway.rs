@@ -14,6 +14,7 @@ use signal_hook_mio::v1_0::Signals;
 use crate::config::Config;
 use crate::error::StartError;
 use crate::health::Status;
+use crate::http::Http;
 use crate::hub::{Hub, Policy};
 use crate::output::{Context, Output, TOKENS_PER_OUTPUT};
 use crate::pipeline::Pipeline;
@@ -63,7 +64,11 @@ pub fn run(config: Config) -> Result<(), StartError> {
         allow: config.allow.clone(),
     };
     let hub = Hub::bind(&config.listen, policy, poll.registry(), FIRST_OUTPUT)?;
-    let outputs: Vec<Box<dyn Output>> = vec![Box::new(hub)];
+    let mut outputs: Vec<Box<dyn Output>> = vec![Box::new(hub)];
+    let first = FIRST_OUTPUT + outputs.len() * TOKENS_PER_OUTPUT;
+    if let Some(http) = Http::bind(&config, poll.registry(), first)? {
+        outputs.push(Box::new(http));
+    }
     const { assert!(FIRST_SOURCE + SOURCE_TOKENS <= FIRST_OUTPUT) };
     let source = source::open(&config.source, poll.registry(), FIRST_SOURCE, now)?;
     let parse = outputs.iter().any(|o| o.wants_values());

@@ -153,6 +153,13 @@ pub struct ServeArgs {
     /// more log detail: -v debug (every reject), -vv trace
     #[argh(switch, short = 'v')]
     pub verbose: u8,
+
+    /// serve the status page, JSON API, events and /metrics on this
+    /// address, repeatable; ADDR as for --listen (a bare PORT is all
+    /// interfaces). Off unless given; the demo serves 127.0.0.1:8080.
+    /// --allow applies to it too
+    #[argh(option, arg_name = "addr", from_str_fn(parse_listen))]
+    pub http: Vec<ListenAddr>,
 }
 
 /// What is sent to clients.

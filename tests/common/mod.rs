@@ -1,6 +1,7 @@
 //! Test fixtures: a pty as the meter, the real p1mux binary, TCP clients.
 #![allow(dead_code)] // each test binary uses a different part of this
 
+pub mod external;
 pub mod uart;
 
 use std::fs::File;
