@@ -158,21 +158,28 @@ impl Events {
 /// `sample` with its `1-0:1.7.0` (power delivered) set to `kw` (e.g.
 /// "01.193") and the CRC made right again.
 pub fn with_power(sample: &[u8], kw: &str) -> Vec<u8> {
+    with_values(sample, &[("1-0:1.7.0", &format!("{kw}*kW"))])
+}
+
+/// `sample` with the value of each given OBIS line replaced, and the CRC
+/// made right again.
+pub fn with_values(sample: &[u8], values: &[(&str, &str)]) -> Vec<u8> {
     let text = String::from_utf8_lossy(sample);
     let bang = text.rfind('!').expect("a '!' line");
     let body: String = text[..=bang]
         .split_inclusive('\n')
         .map(|line| {
-            if line.starts_with("1-0:1.7.0(") {
-                format!("1-0:1.7.0({kw}*kW)\r\n")
-            } else {
-                line.to_string()
+            let found = values
+                .iter()
+                .find(|(obis, _)| line.starts_with(&format!("{obis}(")));
+            match found {
+                Some((obis, value)) => format!("{obis}({value})\r\n"),
+                None => line.to_string(),
             }
         })
         .collect();
-    assert!(
-        body.contains(&format!("1-0:1.7.0({kw}*kW)")),
-        "no power line"
-    );
+    for (obis, value) in values {
+        assert!(body.contains(&format!("{obis}({value})")), "no {obis} line");
+    }
     format!("{body}{:04X}\r\n", crc16(body.as_bytes())).into_bytes()
 }
