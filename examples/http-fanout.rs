@@ -1,5 +1,6 @@
-//! What the HTTP output costs the raw clients: 100 raw clients alone, then
-//! 100 raw clients beside 10 event-stream (SSE) clients, on a pty meter.
+//! What the HTTP output costs the raw clients: 100 raw clients alone, with
+//! `--http` but no HTTP client (the cost of parsing each telegram), and
+//! beside 10 event-stream (SSE) clients, on a pty meter.
 //! Prints p1mux's CPU time per telegram and the raw clients' latency
 //! (pty write to the telegram's last byte read), p50 and p99.
 //!
@@ -45,15 +46,15 @@ fn main() {
         "setup", "CPU/telegram", "p50", "p99"
     );
     for round in 0..rounds {
-        for sse in [0, SSE_CLIENTS] {
-            let r = run(&bin, sse, telegrams, rate);
-            let setup = if sse == 0 {
-                "100 raw, no HTTP".to_string()
-            } else {
-                format!("100 raw + {sse} SSE")
+        for (http, sse) in [(false, 0), (true, 0), (true, SSE_CLIENTS)] {
+            let r = run(&bin, http, sse, telegrams, rate);
+            let setup = match (http, sse) {
+                (false, _) => "100 raw, no HTTP".to_string(),
+                (true, 0) => "100 raw, --http idle".to_string(),
+                (true, n) => format!("100 raw + {n} SSE"),
             };
             println!(
-                "{:<28} {:>11.1} us {:>9.0} us {:>9.0} us",
+                "{:<32} {:>11.1} us {:>9.0} us {:>9.0} us",
                 format!("{setup} (round {})", round + 1),
                 r.cpu_per_telegram_us,
                 r.p50_us,
@@ -69,7 +70,7 @@ struct Figures {
     p99_us: f64,
 }
 
-fn run(bin: &PathBuf, sse: usize, n: usize, rate: u64) -> Figures {
+fn run(bin: &PathBuf, http: bool, sse: usize, n: usize, rate: u64) -> Figures {
     let (mut master, slave) = open_pty();
     let mut args = vec![
         "serve".to_string(),
@@ -84,7 +85,7 @@ fn run(bin: &PathBuf, sse: usize, n: usize, rate: u64) -> Figures {
         "--max-clients".into(),
         "200".into(),
     ];
-    if sse > 0 {
+    if http {
         args.extend(["--http".into(), "127.0.0.1:0".into()]);
     }
     let mut cmd = Command::new(bin);
@@ -106,7 +107,7 @@ fn run(bin: &PathBuf, sse: usize, n: usize, rate: u64) -> Figures {
         .stderr(Stdio::piped())
         .spawn()
         .expect("starting p1mux");
-    let (raw_port, http_port) = ports(&mut child, sse > 0);
+    let (raw_port, http_port) = ports(&mut child, http);
 
     let telegrams: Vec<Vec<u8>> = (0..n).map(numbered).collect();
     let len = telegrams[0].len();

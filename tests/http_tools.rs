@@ -176,9 +176,9 @@ fn page_shows_live_power(chromium: &PathBuf) {
     );
 
     let update = std::env::var("P1MUX_UPDATE_SCREENSHOT").is_ok_and(|v| v == "1");
+    // Domoticz and Home Assistant, say, while the screenshot is taken.
+    let _raw: Vec<_> = (0..2).map(|_| g.p1mux.connect(g.raw)).collect();
     if update {
-        // Domoticz and Home Assistant, say.
-        let _raw: Vec<_> = (0..2).map(|_| g.p1mux.connect(g.raw)).collect();
         feed_a_realistic_day(&mut g.pty, &mut events);
         browser.wait_for(
             "String(document.querySelector('#chart polyline').points.length > 10)",
