@@ -15,7 +15,7 @@ use crate::common::PATIENCE;
 
 /// A browser showing one page; killed when dropped.
 pub struct Browser {
-    child: Child,
+    _child: Process,
     page: WebSocket<MaybeTlsStream<TcpStream>>,
     next_id: u64,
 }
@@ -46,6 +46,8 @@ impl Browser {
             .expect("starting chromium");
         // "DevTools listening on ws://127.0.0.1:PORT/devtools/browser/ID"
         let stderr = BufReader::new(child.stderr.take().unwrap());
+        // Killed even if starting fails from here on.
+        let child = Process(child);
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             for line in stderr.lines().map_while(Result::ok) {
@@ -65,7 +67,7 @@ impl Browser {
             s.set_read_timeout(Some(PATIENCE)).unwrap();
         }
         Browser {
-            child,
+            _child: child,
             page,
             next_id: 0,
         }
@@ -133,10 +135,13 @@ impl Browser {
     }
 }
 
-impl Drop for Browser {
+/// The browser process, killed when dropped.
+struct Process(Child);
+
+impl Drop for Process {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
