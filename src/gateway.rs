@@ -16,6 +16,7 @@ use crate::encrypted::Authentication;
 use crate::encrypted::key::{self, Keys};
 use crate::error::StartError;
 use crate::health::Status;
+use crate::http::Http;
 use crate::hub::{Hub, Policy};
 use crate::mqtt::MqttOutput;
 use crate::output::{Context, Output, TOKENS_PER_OUTPUT};
@@ -76,6 +77,10 @@ pub fn run(config: Config) -> Result<(), StartError> {
             first,
             now,
         )?));
+    }
+    let first = FIRST_OUTPUT + outputs.len() * TOKENS_PER_OUTPUT;
+    if let Some(http) = Http::bind(&config, poll.registry(), first)? {
+        outputs.push(Box::new(http));
     }
     const { assert!(FIRST_SOURCE + SOURCE_TOKENS <= FIRST_OUTPUT) };
     let source = source::open(&config.source, poll.registry(), FIRST_SOURCE, now)?;

@@ -37,6 +37,7 @@ pub mod error;
 pub mod framer;
 pub mod gateway;
 pub mod health;
+pub mod http;
 pub mod hub;
 pub mod json;
 pub mod line;

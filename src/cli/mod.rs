@@ -178,6 +178,12 @@ pub struct ServeArgs {
     /// publish at most one telegram per SECONDS (default 0: every one)
     #[argh(option, arg_name = "seconds")]
     pub mqtt_interval: Option<u64>,
+    /// serve the status page, JSON API, events and /metrics on this
+    /// address, repeatable; ADDR as for --listen (a bare PORT is all
+    /// interfaces). Off unless given; the demo serves 127.0.0.1:8080.
+    /// --allow applies to it too
+    #[argh(option, arg_name = "addr", from_str_fn(parse_listen))]
+    pub http: Vec<ListenAddr>,
 }
 
 /// What is sent to clients.

@@ -74,6 +74,19 @@ pub fn listen_addresses(
     Ok(all.into_iter().map(|(addr, _)| addr).collect())
 }
 
+/// Where the status page, API and metrics are served (`--http`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpConfig {
+    pub addrs: Vec<SocketAddr>,
+    /// The demo's default page: when it cannot bind (the port is taken),
+    /// the demo starts without it and says so, rather than failing.
+    pub optional: bool,
+}
+
+/// The demo's status page, when no --http is given: loopback only.
+pub const DEMO_HTTP: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8080);
+
 /// Settings for one run of `serve`, validated.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -92,6 +105,8 @@ pub struct Config {
     pub keys: KeyFiles,
     /// Publish to an MQTT broker (`--mqtt`).
     pub mqtt: Option<MqttConfig>,
+    /// The HTTP output; None when off.
+    pub http: Option<HttpConfig>,
 }
 
 /// `--key-file` and `--auth-key-file`, as given: the files are read at
@@ -187,6 +202,17 @@ impl Config {
             );
         }
         let keys = KeyFiles::from_args(args.key_file, args.auth_key_file)?;
+        let http = match (&args.http[..], &source) {
+            ([], SourceConfig::Demo) => Some(HttpConfig {
+                addrs: vec![DEMO_HTTP],
+                optional: true,
+            }),
+            ([], _) => None,
+            (given, _) => Some(HttpConfig {
+                addrs: listen_addresses(given, "--http", DEMO_HTTP.port())?,
+                optional: false,
+            }),
+        };
         Ok(Config {
             source,
             listen,
@@ -197,6 +223,7 @@ impl Config {
             replay: !args.no_replay,
             keys,
             mqtt,
+            http,
         })
     }
 }

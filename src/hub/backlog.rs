@@ -89,6 +89,11 @@ impl Backlog {
         Ok(true)
     }
 
+    /// Bytes still to write.
+    pub fn pending(&self) -> usize {
+        self.queued
+    }
+
     pub fn stalled(&self, now: Instant) -> bool {
         !self.queue.is_empty() && now.duration_since(self.last_progress) >= STALL_LIMIT
     }

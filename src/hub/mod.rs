@@ -8,8 +8,8 @@
 
 mod accept;
 pub mod allow;
-mod backlog;
-mod client;
+pub(crate) mod backlog;
+pub(crate) mod client;
 pub mod listen;
 mod replay;
 
@@ -35,7 +35,7 @@ pub const STALL_LIMIT: Duration = Duration::from_secs(60);
 pub const REPLAY_MAX_AGE: Duration = Duration::from_secs(15);
 /// How long accepting pauses when the process is out of file descriptors,
 /// unless a client closes first and so frees one.
-pub(super) const ACCEPT_PAUSE: Duration = Duration::from_secs(1);
+pub(crate) const ACCEPT_PAUSE: Duration = Duration::from_secs(1);
 
 /// Counters for the stats line.
 #[derive(Debug, Default, Clone)]
@@ -323,17 +323,17 @@ impl Output for Hub {
 
 /// An IPv4 client of a dual-stack listener as users know it: 127.0.0.1,
 /// not [::ffff:127.0.0.1].
-fn canonical(peer: SocketAddr) -> SocketAddr {
+pub(crate) fn canonical(peer: SocketAddr) -> SocketAddr {
     SocketAddr::new(peer.ip().to_canonical(), peer.port())
 }
 
-fn is_fd_exhaustion(e: &io::Error) -> bool {
+pub(crate) fn is_fd_exhaustion(e: &io::Error) -> bool {
     matches!(
         e.raw_os_error(),
         Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
     )
 }
 
-fn open_spare() -> Option<std::fs::File> {
+pub(crate) fn open_spare() -> Option<std::fs::File> {
     std::fs::File::open("/dev/null").ok()
 }

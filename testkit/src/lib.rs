@@ -27,7 +27,7 @@ pub mod samples;
 pub mod uart;
 
 pub use fs::{TempDir, deny_access, point_symlink, set_cloexec};
-pub use net::{assert_closed, assert_silent, connect, read_exact};
+pub use net::{assert_closed, assert_silent, connect, connect_from, read_exact};
 pub use process::Daemon;
 pub use pty::{Pty, replug};
 pub use samples::{CAPTURE, NAMED_SAMPLES, SAMPLES, corrupt, crc16, with_crc, with_parity_bit};

@@ -1,0 +1,260 @@
+//! The HTTP output: a status page, a JSON API, server-sent events and
+//! Prometheus metrics, served from the same loop as everything else.
+//!
+//! Nothing an HTTP client does can hold up the meter or the raw clients:
+//! every socket is non-blocking, input is read within a budget per turn,
+//! and each connection's answers and events wait in its own bounded queue
+//! ([`crate::hub::backlog`], the raw clients' queue), with the raw
+//! clients' stall rule. See [`conn`] for a connection's life and limits,
+//! [`routes`] for what each path answers.
+
+mod accept;
+mod conn;
+mod history;
+mod metrics;
+mod request;
+mod response;
+mod routes;
+mod serve;
+mod status_json;
+
+use std::rc::Rc;
+use std::time::Instant;
+
+use log::{info, warn};
+use mio::net::TcpListener;
+use mio::{Interest, Registry, Token};
+
+use crate::config::{Config, HttpConfig};
+use crate::error::StartError;
+use crate::health::{OutputStatus, Status};
+use crate::hub::allow::Cidr;
+use crate::hub::{listen, open_spare};
+use crate::output::{Context, Delivery, Output, plural};
+use conn::Conn;
+use routes::{Last, State};
+
+/// Most HTTP connections at once (a browser opens about six per page);
+/// more are answered 503 and closed.
+pub const MAX_CONNECTIONS: usize = 64;
+
+/// Counters for the stats line.
+#[derive(Debug, Default)]
+struct HttpStats {
+    requests: u64,
+    accepted: u64,
+    /// Not allowed, over [`MAX_CONNECTIONS`], or out of fds.
+    refused: u64,
+    /// Closed for sending no request within the timeout.
+    timed_out: u64,
+    /// Closed for accepting no data for the stall limit.
+    stalled: u64,
+    /// Events dropped from full event-stream queues.
+    events_dropped: u64,
+    bytes_out: u64,
+}
+
+pub struct Http {
+    listeners: Vec<TcpListener>,
+    /// Slots indexed by `token - first_conn`; freed slots are reused.
+    slots: Vec<Option<Conn>>,
+    free: Vec<usize>,
+    first_token: usize,
+    first_conn: usize,
+    connected: usize,
+    /// Connections that are event streams.
+    streams: usize,
+    allow: Vec<Cidr>,
+    /// Per event stream queue bound: `--client-buffer`, as for raw clients.
+    stream_buffer: usize,
+    /// Connections whose input was not drained within the read budget.
+    unread: Vec<Token>,
+    accept_paused_until: Option<Instant>,
+    accept_now: bool,
+    short_of_fds: bool,
+    spare_fd: Option<std::fs::File>,
+    state: State,
+    stats: HttpStats,
+}
+
+impl Http {
+    /// Binds the `--http` addresses, with tokens from `first_token`. None
+    /// when there are none, or when the demo's default page cannot bind:
+    /// the demo must start anyway.
+    pub fn bind(
+        config: &Config,
+        registry: &Registry,
+        first_token: usize,
+    ) -> Result<Option<Http>, StartError> {
+        let Some(HttpConfig { addrs, optional }) = &config.http else {
+            return Ok(None);
+        };
+        let mut listeners = Vec::new();
+        for (i, addr) in addrs.iter().enumerate() {
+            // The hint for a port in use names the option.
+            let bound = listen::bind(*addr).map_err(|e| e.replace("--listen", "--http"));
+            let bound = bound.and_then(|mut l| {
+                let local = l
+                    .local_addr()
+                    .map_err(|e| format!("status page on {addr}: {e}"))?;
+                registry
+                    .register(&mut l, Token(first_token + i), Interest::READABLE)
+                    .map_err(|e| format!("watching {local}: {e}"))?;
+                Ok((l, local))
+            });
+            match bound {
+                Ok((listener, local)) => {
+                    info!("status page: http://{local}/");
+                    listeners.push(listener);
+                }
+                Err(e) if *optional => {
+                    warn!("no status page: {e}; the demo runs without it (give --http ADDR)");
+                    return Ok(None);
+                }
+                Err(e) => return Err(StartError(format!("--http: {e}"))),
+            }
+        }
+        Ok(Some(Http {
+            first_conn: first_token + listeners.len(),
+            listeners,
+            slots: Vec::new(),
+            free: Vec::new(),
+            first_token,
+            connected: 0,
+            streams: 0,
+            allow: config.allow.clone(),
+            stream_buffer: config.client_buffer,
+            unread: Vec::new(),
+            accept_paused_until: None,
+            accept_now: false,
+            short_of_fds: false,
+            spare_fd: open_spare(),
+            state: State::new(),
+            stats: HttpStats::default(),
+        }))
+    }
+
+    fn live_status(&self) -> OutputStatus {
+        OutputStatus {
+            name: "http",
+            clients: self.connected,
+            dropped: self.stats.events_dropped,
+            state: format!(
+                "{} listening, {}",
+                plural(self.listeners.len(), "address", "addresses"),
+                plural(self.streams, "event stream", "event streams")
+            ),
+        }
+    }
+}
+
+/// One server-sent event.
+fn event(name: &str, data: &str) -> Rc<[u8]> {
+    format!("event: {name}\ndata: {data}\n\n")
+        .into_bytes()
+        .into()
+}
+
+impl Output for Http {
+    fn deliver(&mut self, cx: &Context, delivery: Delivery<'_>) {
+        // Damaged and raw bytes are for raw clients; the page shows values.
+        let Delivery::Telegram(telegram) = delivery else {
+            return;
+        };
+        let Some(reading) = telegram.reading.clone() else {
+            return;
+        };
+        let data = crate::json::state(&reading);
+        self.state.history.add(telegram.at, &reading);
+        self.broadcast(cx.registry, event("telegram", &data), cx.now);
+        self.state.last = Some(Last {
+            bytes: telegram.bytes.clone(),
+            data: data.into_bytes().into(),
+            reading,
+        });
+    }
+
+    fn on_event(&mut self, cx: &Context, event: &mio::event::Event) {
+        let token = event.token();
+        if token.0 >= self.first_conn {
+            let readable = event.is_readable() || event.is_read_closed() || event.is_error();
+            self.conn_event(cx.registry, token, readable, event.is_writable(), cx.now);
+        } else {
+            self.accept(cx.registry, token.0 - self.first_token, cx.now);
+        }
+    }
+
+    fn due_at(&self) -> Option<Instant> {
+        self.accept_paused_until
+    }
+
+    fn on_time(&mut self, cx: &Context) {
+        self.expire(cx.registry, cx.now);
+        if self
+            .accept_paused_until
+            .is_some_and(|until| cx.now >= until)
+        {
+            self.accept_paused_until = None;
+            self.accept_all(cx.registry, cx.now);
+        }
+    }
+
+    fn has_pending(&self) -> bool {
+        !self.unread.is_empty() || self.accept_now
+    }
+
+    fn on_pending(&mut self, cx: &Context) {
+        for token in std::mem::take(&mut self.unread) {
+            self.conn_event(cx.registry, token, true, false, cx.now);
+        }
+        if std::mem::take(&mut self.accept_now) {
+            self.accept_all(cx.registry, cx.now);
+        }
+    }
+
+    fn shutdown(&mut self, cx: &Context) -> String {
+        let n = self.connected;
+        for conn in self.slots.iter_mut().filter_map(Option::take) {
+            conn.close_cleanly(cx.registry);
+        }
+        self.connected = 0;
+        self.streams = 0;
+        format!(
+            "closing {}",
+            plural(n, "HTTP connection", "HTTP connections")
+        )
+    }
+
+    fn summary(&self) -> String {
+        let s = &self.stats;
+        format!(
+            "HTTP connections {} ({} event streams; accepted {}, refused {}, timed out {}, \
+             dropped for stalling {}), HTTP requests {}, HTTP bytes out {}, events dropped {}",
+            self.connected,
+            self.streams,
+            s.accepted,
+            s.refused,
+            s.timed_out,
+            s.stalled,
+            s.requests,
+            s.bytes_out,
+            s.events_dropped,
+        )
+    }
+
+    fn wants_values(&self) -> bool {
+        true
+    }
+
+    fn status(&self) -> OutputStatus {
+        self.live_status()
+    }
+
+    fn observe(&mut self, cx: &Context, status: &Status) {
+        self.state.status = Some(status.clone());
+        if self.streams > 0 {
+            let json = status_json::render(status, &self.live_status(), cx.now);
+            self.broadcast(cx.registry, event("status", &json), cx.now);
+        }
+    }
+}
