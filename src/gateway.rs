@@ -84,8 +84,7 @@ pub fn run(config: Config) -> Result<(), StartError> {
     }
     const { assert!(FIRST_SOURCE + SOURCE_TOKENS <= FIRST_OUTPUT) };
     let source = source::open(&config.source, poll.registry(), FIRST_SOURCE, now)?;
-    let parse = outputs.iter().any(|o| o.wants_values());
-    let mut pipeline = Pipeline::new(config.forward, source.parity(), parse, keys, now);
+    let mut pipeline = Pipeline::new(config.forward, source.parity(), keys, now);
     if source.is_up() {
         pipeline.source_up(source.parity(), now);
     }

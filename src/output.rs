@@ -6,6 +6,7 @@
 //! knowing what it is. An output must never block: it queues (bounded) and
 //! writes when its sockets have room.
 
+use std::cell::OnceCell;
 use std::rc::Rc;
 use std::time::Instant;
 
@@ -30,10 +31,37 @@ pub struct Telegram {
     pub bytes: Rc<[u8]>,
     /// When it was complete, for replay age and status.
     pub at: Instant,
-    /// Its values, parsed once for every output that wants them
-    /// ([`Output::wants_values`]); None when none does, and always for
-    /// an encrypted frame.
-    pub reading: Option<Rc<Reading>>,
+    /// Its values, parsed on first use by an output that wants them and
+    /// shared by all; never for an encrypted frame. Lazily, so the raw
+    /// clients (delivered to first) get their writes before any parsing.
+    values: OnceCell<Option<Rc<Reading>>>,
+}
+
+impl Telegram {
+    /// A valid telegram.
+    pub fn new(bytes: Rc<[u8]>, at: Instant) -> Telegram {
+        Telegram {
+            bytes,
+            at,
+            values: OnceCell::new(),
+        }
+    }
+
+    /// An encrypted frame passed through: nothing to parse.
+    pub fn encrypted(bytes: Rc<[u8]>, at: Instant) -> Telegram {
+        Telegram {
+            bytes,
+            at,
+            values: OnceCell::from(None),
+        }
+    }
+
+    /// The telegram's values, parsed once, on the first call.
+    pub fn reading(&self) -> Option<Rc<Reading>> {
+        self.values
+            .get_or_init(|| Some(Rc::new(Reading::parse(&self.bytes))))
+            .clone()
+    }
 }
 
 /// What the pipeline hands every output.
@@ -93,12 +121,6 @@ pub trait Output {
 
     /// This output's part of the SIGUSR1 stats line.
     fn summary(&self) -> String;
-
-    /// Whether this output uses the telegram values: if any does, each
-    /// telegram is parsed once and [`Telegram::reading`] shared.
-    fn wants_values(&self) -> bool {
-        false
-    }
 
     /// What this output reports for the status snapshot.
     fn status(&self) -> OutputStatus;

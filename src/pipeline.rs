@@ -25,7 +25,6 @@ use crate::framer::{Event, Framer, Parity};
 use crate::health::{Silence, Stats};
 use crate::output::{Context, Delivery, Output, Telegram};
 use crate::source::{AfterSilence, Input};
-use crate::telegram::Reading;
 
 pub struct Pipeline {
     /// Takes encrypted frames out of the bytes; the rest goes to `framer`.
@@ -45,8 +44,6 @@ pub struct Pipeline {
     /// No valid telegram yet since the source came up: the next one is
     /// announced, and may be a replay.
     fresh: bool,
-    /// Some output uses the values: parse each telegram (once).
-    parse: bool,
     /// When the last valid telegram (or frame passed through) arrived,
     /// for the status snapshot.
     pub last_telegram: Option<Instant>,
@@ -70,15 +67,9 @@ struct Decrypting {
 }
 
 impl Pipeline {
-    /// `parse`: some output wants the telegram values. `keys`: decrypt
-    /// encrypted frames with them; without, pass them through.
-    pub fn new(
-        forward: Forward,
-        parity: Parity,
-        parse: bool,
-        keys: Option<Keys>,
-        now: Instant,
-    ) -> Pipeline {
+    /// `keys`: decrypt encrypted frames with them; without, pass them
+    /// through.
+    pub fn new(forward: Forward, parity: Parity, keys: Option<Keys>, now: Instant) -> Pipeline {
         Pipeline {
             splitter: Splitter::new(),
             framer: Framer::new(parity),
@@ -92,7 +83,6 @@ impl Pipeline {
             silence: Silence::default(),
             last: None,
             fresh: true,
-            parse,
             last_telegram: None,
             key_problem: None,
             told_pass_through: false,
@@ -141,7 +131,6 @@ impl Pipeline {
             silence,
             last,
             fresh,
-            parse,
             last_telegram,
             key_problem,
             told_pass_through,
@@ -162,7 +151,6 @@ impl Pipeline {
             silence,
             last,
             fresh,
-            parse: *parse,
             last_telegram,
         };
         splitter.push(bytes, |piece| match piece {
@@ -225,7 +213,6 @@ struct Out<'a> {
     silence: &'a mut Silence,
     last: &'a mut Option<Rc<[u8]>>,
     fresh: &'a mut bool,
-    parse: bool,
     last_telegram: &'a mut Option<Instant>,
 }
 
@@ -247,11 +234,7 @@ impl Out<'_> {
                 self.stats.telegrams += 1;
                 self.valid_input();
                 if self.forward != Forward::Raw {
-                    let out = Telegram {
-                        bytes: Rc::from(telegram.bytes),
-                        at: self.cx.now,
-                        reading: self.parse.then(|| Rc::new(Reading::parse(telegram.bytes))),
-                    };
+                    let out = Telegram::new(Rc::from(telegram.bytes), self.cx.now);
                     deliver(self.outputs, self.cx, Delivery::Telegram(&out));
                     *self.last = Some(out.bytes);
                 }
@@ -288,11 +271,7 @@ impl Out<'_> {
         }
         self.valid_input();
         if self.forward != Forward::Raw {
-            let out = Telegram {
-                bytes: Rc::from(frame.bytes),
-                at: self.cx.now,
-                reading: None,
-            };
+            let out = Telegram::encrypted(Rc::from(frame.bytes), self.cx.now);
             deliver(self.outputs, self.cx, Delivery::Encrypted(&out));
             *self.last = Some(out.bytes);
         }

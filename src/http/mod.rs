@@ -161,7 +161,7 @@ impl Output for Http {
         let Delivery::Telegram(telegram) = delivery else {
             return;
         };
-        let Some(reading) = telegram.reading.clone() else {
+        let Some(reading) = telegram.reading() else {
             return;
         };
         let data = crate::json::state(&reading);
@@ -240,10 +240,6 @@ impl Output for Http {
             s.bytes_out,
             s.events_dropped,
         )
-    }
-
-    fn wants_values(&self) -> bool {
-        true
     }
 
     fn status(&self) -> OutputStatus {

@@ -119,7 +119,7 @@ impl MqttOutput {
         if let Some(id) = &self.config.id {
             return Some(id.clone());
         }
-        let id = telegram.reading.as_ref().and_then(|r| r.default_id());
+        let id = telegram.reading().and_then(|r| r.default_id());
         if id.is_none() && !self.no_id_logged {
             warn!(
                 "mqtt: the meter sends no equipment id to name its topics after: give --mqtt-id ID"
@@ -130,7 +130,7 @@ impl MqttOutput {
     }
 
     fn publish(&mut self, registry: &Registry, telegram: &Telegram, now: Instant) {
-        let Some(reading) = telegram.reading.clone() else {
+        let Some(reading) = telegram.reading() else {
             return;
         };
         if self.config.interval > Duration::ZERO
@@ -268,10 +268,6 @@ impl Output for MqttOutput {
             self.session.queue.len() + self.session.inflight(),
             self.session.queue.dropped
         )
-    }
-
-    fn wants_values(&self) -> bool {
-        true
     }
 
     fn status(&self) -> OutputStatus {
