@@ -1,12 +1,13 @@
-//! p1mux: one DSMR P1 smart-meter cable, many TCP clients.
+//! p1mux: one DSMR P1 smart-meter cable, every program in the house.
 //!
 //! The data path is one thread and one `mio` loop:
 //!
 //! ```text
 //! source ──> detector ──> framer ──> pipeline ──> outputs
-//! (serial port,  (serial    (validate,   (stats,       (hub: raw TCP
-//!  tcp://, demo)  settings)  fix 7E1,     silence,      clients)
-//!                            drop noise)  replay rule)
+//! (serial port,  (serial    (validate,   (stats,       (hub: raw TCP clients,
+//!  tcp://, demo)  settings)  fix 7E1,     silence,      mqtt: a broker,
+//!                            drop noise;  replay rule,  http: page, API,
+//!                            encrypted)   values)       events, metrics)
 //! ```
 //!
 //! - [`source`]: where bytes come from, each kind behind [`source::Input`]:
@@ -24,7 +25,10 @@
 //! - [`pipeline`]: splitter -> framers -> [`health`] (stats, silence) ->
 //!   outputs; `--forward`, the replay skip, decryption.
 //! - [`output`]: what every output offers the loop; [`hub`] is the raw TCP
-//!   one (listeners, `--allow`, per-client bounded queues).
+//!   one (listeners, `--allow`, per-client bounded queues), [`mqtt`]
+//!   publishes to a broker, [`http`] serves the status page, the JSON API,
+//!   server-sent events and metrics. Looking up the broker's name runs on a
+//!   helper thread too.
 //! - [`gateway`]: tokens, the poll loop and signals; nothing else.
 //! - [`cli`] parses the command line, [`config`] validates it; [`probe`] is
 //!   `p1mux probe`; [`logging`] sets up the log; [`error`] is the start-up error.
