@@ -18,6 +18,10 @@ use crate::line::{Framing, Setting};
 pub enum OpenError {
     /// The path does not exist (yet): unplugged, or not enumerated yet.
     Missing,
+    /// The path exists but no device answers behind it (ENXIO, ENODEV): a
+    /// USB adapter gone with its node left behind, or a ttyS port without
+    /// hardware.
+    NoDevice(String),
     /// The user may not open it (EACCES); `owner` says who may.
     PermissionDenied { owner: Option<Owner> },
     /// A device policy forbids it whatever the file's permissions say
@@ -42,7 +46,8 @@ pub struct Owner {
 impl OpenError {
     fn from_os(e: &io::Error, path: &Path) -> OpenError {
         match e.raw_os_error() {
-            Some(libc::ENOENT | libc::ENODEV | libc::ENXIO) => OpenError::Missing,
+            Some(libc::ENOENT) => OpenError::Missing,
+            Some(libc::ENODEV | libc::ENXIO) => OpenError::NoDevice(e.to_string()),
             Some(libc::EACCES) => OpenError::PermissionDenied {
                 owner: owner_of(path),
             },
@@ -60,6 +65,10 @@ impl OpenError {
             OpenError::Missing => {
                 format!("{path} does not exist (cable unplugged or not yet enumerated?)")
             }
+            OpenError::NoDevice(msg) => format!(
+                "opening {path}: {msg}: no device answers behind this name (unplugged, or a \
+                 serial port without hardware behind it)"
+            ),
             OpenError::PermissionDenied { owner } => {
                 format!(
                     "opening {path}: permission denied; {}",
