@@ -193,6 +193,13 @@ fn dual_stack_listener_takes_ipv4_and_ipv6() {
     for addr in ["127.0.0.1", "::1"] {
         let mut client = TcpStream::connect((addr, port)).expect(addr);
         client.set_read_timeout(Some(PATIENCE)).unwrap();
+        // Logged as users know the address: 127.0.0.1, not [::ffff:127.0.0.1].
+        let local = client.local_addr().unwrap();
+        let shown = p1mux.wait_for(" connected (");
+        assert!(
+            shown.contains(&format!("client {local} connected")),
+            "{shown}"
+        );
         let mut buf = [0u8; 4096];
         let n = client.read(&mut buf).unwrap();
         assert!(n > 0 && buf[0] == b'/', "{addr}");

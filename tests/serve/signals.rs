@@ -62,4 +62,28 @@ fn sigterm_exits_zero_and_closes_clients() {
         .expect("exit within a second");
     assert!(status.success(), "{status:?}");
     assert_closed(&mut client);
+    p1mux.wait_for("SIGTERM: closing 1 client and exiting");
+}
+
+#[test]
+fn the_stats_line_counts_what_clients_were_sent() {
+    // Telegrams with no client to take them are not "sent to clients".
+    let (p1mux, mut pty, port) = start(&[]);
+    pty.write(SAMPLES[5]);
+    p1mux.wait_for("detected: ");
+    p1mux.signal(libc::SIGUSR1);
+    let alone = p1mux.wait_for("stats:");
+    assert!(alone.contains("telegrams 1 valid"), "{alone}");
+    assert!(alone.contains("telegrams written to clients 0"), "{alone}");
+    let mut client = p1mux.connect_from(port, "127.0.0.2");
+    read_exact(&mut client, SAMPLES[5].len()); // the replay
+    pty.write(SAMPLES[6]);
+    read_exact(&mut client, SAMPLES[6].len());
+    p1mux.signal(libc::SIGUSR1);
+    let served = p1mux.wait_for("stats:");
+    assert!(served.contains("telegrams 2 valid"), "{served}");
+    assert!(
+        served.contains("telegrams written to clients 2"),
+        "{served}"
+    );
 }
