@@ -71,7 +71,8 @@ impl RowSpec<'_> {
         server.pin(self.server_cpu);
         let deadline = Instant::now() + Duration::from_secs(10);
         let mut crowd = Crowd::connect(self.clients, server.port, deadline)?;
-        if let (Setup::Sse(n), Some(port)) = (self.setup, server.http_port) {
+        if let Setup::Sse(n) = self.setup {
+            let port = server.http_port.ok_or("p1mux has no status page")?;
             let expected = self.expected.ok_or("no expected events")?.clone();
             beside = Beside::Streams(Streams::open(n, port, expected, WARMUPS, count)?);
         }
@@ -221,9 +222,9 @@ impl Beside {
         match self {
             Beside::Nothing => None,
             Beside::Streams(streams) => {
-                let n = written.len();
+                let expected = streams.opened() * written.len();
                 let got = streams.finish(GRACE, give_up);
-                let mut extra = Extra::new("sse", got.len() * n);
+                let mut extra = Extra::new("sse", expected);
                 for s in &got {
                     extra.lat.extend(report::latencies(&s.arrived, written));
                     (extra.corrupt, extra.disorder) =

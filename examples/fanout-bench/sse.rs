@@ -104,6 +104,11 @@ impl Streams {
         })
     }
 
+    /// How many streams were opened.
+    pub fn opened(&self) -> usize {
+        self.n
+    }
+
     pub fn all_warm(&self) -> bool {
         self.shared.warm.load(Ordering::Relaxed) >= self.n
     }

@@ -152,7 +152,7 @@ fn fanout(find: &Find, judged: &mut Vec<(Mark, String)>) {
         let what = format!("p99 latency < 2 ms ({})", msf(p99));
         judged.push((mark(ok), format!("{label} 100 clients: {what}")));
         let hwm = p.hwm_kib().unwrap_or(0.0);
-        let what = format!("peak RSS < 4 MiB ({:.1} MiB)", hwm / 1024.0);
+        let what = format!("peak RSS < 4 MiB ({:.2} MiB)", hwm / 1024.0);
         judged.push((
             mark(Some(hwm < 4096.0)),
             format!("{label} 100 clients: {what}"),
