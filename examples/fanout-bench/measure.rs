@@ -161,7 +161,7 @@ impl RowSpec<'_> {
         let written: Vec<i64> = written.iter().map(|w| w.load(Ordering::Relaxed)).collect();
         // The other consumers have theirs (their work is in the CPU figure).
         let give_up = finished.unwrap_or_else(Instant::now) + GIVE_UP;
-        let mut extra = beside.finish((tg, self.expected), &written, give_up);
+        let extra = beside.finish((tg, self.expected), &written, broker_cpu0, give_up);
         // Mode (a) measures whole meter periods, idle time included.
         if self.mode == Mode::Interval {
             crowd.pump_until(t0 + period * count as u32, tg, |_| false);
@@ -170,9 +170,6 @@ impl RowSpec<'_> {
             .zip(cpu0)
             .map_or(0, |(b, a)| b.saturating_sub(a));
         let preempted = procfs::involuntary_switches(pid).saturating_sub(preempted0);
-        if let (Some(e), Some(b)) = (extra.as_mut(), broker_pid) {
-            e.broker_cpu_ns = procfs::cpu_ns(b).zip(broker_cpu0).map(|(b, a)| b - a);
-        }
         let wall = t0.elapsed();
         let hwm_kib = procfs::vm_hwm_kib(pid).unwrap_or(0);
         let died = server.died(self.kind);
@@ -212,11 +209,13 @@ impl Beside {
     }
 
     /// What the consumers beside the raw clients received, once they have
-    /// it all or nothing came for GRACE.
+    /// it all or nothing came for GRACE; and the broker's CPU time since
+    /// `broker_cpu0`, before it is stopped.
     fn finish(
         self,
         (tg, expected): (&Numbered, Option<&Arc<Expected>>),
         written: &[i64],
+        broker_cpu0: Option<u64>,
         give_up: Instant,
     ) -> Option<Extra> {
         match self {
@@ -235,9 +234,13 @@ impl Beside {
                 extra.lat.sort_unstable();
                 Some(extra)
             }
-            Beside::Mqtt(_broker, sub) => {
+            Beside::Mqtt(broker, sub) => {
                 let expected = expected?;
-                Some(sub.collect((tg, expected), WARMUPS, written.len(), GRACE, give_up))
+                let count = written.len();
+                let mut extra = sub.collect((tg, expected), WARMUPS, count, GRACE, give_up);
+                let cpu = procfs::cpu_ns(broker.daemon.pid()).zip(broker_cpu0);
+                extra.broker_cpu_ns = cpu.map(|(b, a)| b.saturating_sub(a));
+                Some(extra)
             }
         }
     }

@@ -37,7 +37,11 @@ fn which(name: &str) -> Option<PathBuf> {
 pub fn find(broker: Option<&Path>) -> Result<Tools, String> {
     let find = |name: &str| which(name).ok_or_else(|| format!("{name} is not installed"));
     Ok(Tools {
-        broker: broker.map_or_else(|| find("mosquitto"), |b| Ok(b.to_path_buf()))?,
+        broker: match broker {
+            Some(b) if b.is_file() => b.to_path_buf(),
+            Some(b) => return Err(format!("{} is not a file", b.display())),
+            None => find("mosquitto")?,
+        },
         sub: find("mosquitto_sub")?,
         stdbuf: find("stdbuf")?,
     })
