@@ -6,7 +6,8 @@ use std::str::FromStr;
 use argh::FromArgs;
 
 #[derive(FromArgs)]
-/// fanout-bench: p1mux vs ser2net, end to end, through a pty meter and N TCP clients.
+/// fanout-bench: p1mux vs ser2net, end to end, through a pty meter and N TCP
+/// clients; and what p1mux's HTTP and MQTT outputs cost those clients.
 pub struct Opts {
     /// client counts, comma-separated (default 1,10,100,1000)
     #[argh(option, default = "List(vec![1, 10, 100, 1000])")]
@@ -39,6 +40,22 @@ pub struct Opts {
     /// chardelay=false (repeatable)
     #[argh(option, from_str_fn(key_value))]
     pub ser2net_opt: Vec<(String, String)>,
+    /// beside the raw clients, also p1mux with --http and this many
+    /// server-sent-event clients on /events, a row each (e.g. 10; 0: --http
+    /// and no stream)
+    #[argh(option, default = "List(Vec::new())")]
+    pub sse: List<usize>,
+    /// beside the raw clients, also p1mux publishing to a mosquitto on
+    /// loopback, a row each: qos0, qos1, qos0,qos1 (default off)
+    #[argh(option, default = "List(Vec::new())")]
+    pub mqtt: List<Qos>,
+    /// the mosquitto to publish to (default: mosquitto in PATH or /usr/sbin)
+    #[argh(option)]
+    pub mosquitto: Option<PathBuf>,
+    /// measure every row this many times, the rows taking turns, and report
+    /// the median of each figure (default 1)
+    #[argh(option, default = "1")]
+    pub rounds: usize,
     /// don't pin the server to one CPU and the bench to the others
     #[argh(switch)]
     pub no_pin: bool,
@@ -116,6 +133,58 @@ impl Kind {
         match self {
             Kind::P1mux => "p1mux",
             Kind::Ser2net => "ser2net",
+        }
+    }
+}
+
+/// `--mqtt`: a QoS level to publish at, or off.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Qos(pub Option<u8>);
+
+impl FromStr for Qos {
+    type Err = &'static str;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "off" => Ok(Qos(None)),
+            "qos0" | "0" => Ok(Qos(Some(0))),
+            "qos1" | "1" => Ok(Qos(Some(1))),
+            _ => Err("MQTT levels are qos0, qos1 and off"),
+        }
+    }
+}
+
+/// What p1mux serves beside the raw TCP clients in a row.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Setup {
+    /// Raw clients only: the figures the others are compared with.
+    Raw,
+    /// `--http`, and this many event-stream clients.
+    Sse(usize),
+    /// `--mqtt` to a local mosquitto, at this QoS.
+    Mqtt(u8),
+}
+
+impl Setup {
+    /// The rows' setups: raw first, then what `--sse` and `--mqtt` ask for.
+    pub fn all(opts: &Opts) -> Vec<Setup> {
+        let sse = opts.sse.0.iter().map(|&n| Setup::Sse(n));
+        let mqtt = opts.mqtt.0.iter().filter_map(|q| q.0).map(Setup::Mqtt);
+        let mut all = vec![Setup::Raw];
+        for setup in sse.chain(mqtt) {
+            if !all.contains(&setup) {
+                all.push(setup);
+            }
+        }
+        all
+    }
+
+    /// The server column's label: `p1mux`, `p1mux +10 SSE`, `p1mux +MQTT 1`.
+    pub fn label(self, kind: Kind) -> String {
+        match self {
+            Setup::Raw => kind.name().to_string(),
+            Setup::Sse(0) => format!("{} +HTTP", kind.name()),
+            Setup::Sse(n) => format!("{} +{n} SSE", kind.name()),
+            Setup::Mqtt(q) => format!("{} +MQTT {q}", kind.name()),
         }
     }
 }

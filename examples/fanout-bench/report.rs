@@ -1,19 +1,15 @@
-//! What one row measured, the tables, and the targets.
+//! What one row measured, its rounds' medians, and the tables.
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
-use std::process::Command;
 
-use p1mux_testkit::host::Pinning;
 use p1mux_testkit::load::Crowd;
-use p1mux_testkit::process;
 
-use crate::{Kind, Mode, Opts};
+use crate::{Kind, Mode, Setup};
 
-/// One server, one mode, N clients: the figures and the delivery count.
+/// One server, one mode, N clients, one round: the figures and delivery.
 #[derive(Default)]
 pub struct Row {
-    /// Latencies in ns, over all clients and telegrams, sorted.
+    /// The raw clients' latencies in ns, over all clients and telegrams, sorted.
     lat: Vec<i64>,
     pub cpu_ns: u64,
     pub wall_ns: u64,
@@ -28,8 +24,69 @@ pub struct Row {
     disorder: usize,
     junk: usize,
     closed: usize,
+    /// The event streams' or the MQTT subscriber's delivery.
+    pub extra: Option<Extra>,
     /// Why the row could not be measured, or the server died.
     pub failed: Option<String>,
+}
+
+/// What the consumers beside the raw clients (event streams, MQTT
+/// subscriber) received of the measured telegrams.
+#[derive(Default, Clone)]
+pub struct Extra {
+    /// `sse` or `mqtt`.
+    pub what: &'static str,
+    pub expected: usize,
+    pub delivered: usize,
+    /// Not what p1mux should have sent, byte for byte.
+    pub corrupt: usize,
+    /// Came again, or out of order.
+    pub disorder: usize,
+    /// Streams that were closed (or never opened).
+    pub closed: usize,
+    /// Event latencies (ns, sorted), when they are measured (SSE).
+    pub lat: Vec<i64>,
+    /// The broker's CPU time over the measured telegrams (MQTT).
+    pub broker_cpu_ns: Option<u64>,
+}
+
+impl Extra {
+    pub fn new(what: &'static str, expected: usize) -> Extra {
+        Extra {
+            what,
+            expected,
+            ..Extra::default()
+        }
+    }
+
+    fn clean(&self) -> bool {
+        self.delivered == self.expected && self.corrupt + self.disorder + self.closed == 0
+    }
+
+    fn delivery(&self) -> String {
+        let mut s = match self.clean() {
+            true => format!("{} ok", self.what),
+            false => format!("!! {} {}/{}", self.what, self.delivered, self.expected),
+        };
+        for (n, what) in [
+            (self.corrupt, "corrupt"),
+            (self.disorder, "again or out of order"),
+            (self.closed, "closed"),
+        ] {
+            if n > 0 {
+                let _ = write!(s, ", {n} {what}");
+            }
+        }
+        if let Some(p50) = pct(&self.lat, 0.5) {
+            let _ = write!(s, " (p50 {})", ms(Some(p50)));
+        }
+        s
+    }
+}
+
+fn pct(sorted: &[i64], p: f64) -> Option<i64> {
+    let rank = (p * sorted.len() as f64).ceil() as usize;
+    sorted.get(rank.clamp(1, sorted.len().max(1)) - 1).copied()
 }
 
 impl Row {
@@ -53,8 +110,7 @@ impl Row {
             ..Row::default()
         };
         for c in clients {
-            let arrived = c.arrived.iter().zip(written).filter(|(ts, _)| **ts != 0);
-            row.lat.extend(arrived.map(|(ts, w)| ts - w));
+            row.lat.extend(latencies(&c.arrived, written));
             row.corrupt += c.corrupt;
             row.disorder += c.disorder;
             row.junk += c.junk;
@@ -65,19 +121,8 @@ impl Row {
         row
     }
 
-    fn pct(&self, p: f64) -> Option<i64> {
-        let rank = (p * self.lat.len() as f64).ceil() as usize;
-        self.lat
-            .get(rank.clamp(1, self.lat.len().max(1)) - 1)
-            .copied()
-    }
-
     fn cpu_per_telegram(&self) -> f64 {
         self.cpu_ns as f64 / self.telegrams.max(1) as f64
-    }
-
-    fn cpu_share(&self) -> f64 {
-        self.cpu_ns as f64 / self.wall_ns.max(1) as f64
     }
 
     fn clean(&self) -> bool {
@@ -85,156 +130,226 @@ impl Row {
             && self.connected == self.clients
             && self.delivered == self.expected
             && self.corrupt + self.disorder + self.junk + self.closed == 0
+            && self.extra.as_ref().is_none_or(Extra::clean)
+    }
+}
+
+/// Latency of each telegram that `arrived` (receive time, 0 if not).
+pub fn latencies<'a>(arrived: &'a [i64], written: &'a [i64]) -> impl Iterator<Item = i64> + 'a {
+    let both = arrived.iter().zip(written).filter(|(ts, _)| **ts != 0);
+    both.map(|(ts, w)| ts - w)
+}
+
+/// Every round of one row: its figures are the medians over the rounds.
+pub struct Rounds {
+    pub mode: Mode,
+    pub clients: usize,
+    pub kind: Kind,
+    pub setup: Setup,
+    pub rounds: Vec<Row>,
+}
+
+/// The median of the values that are there.
+fn median(mut v: Vec<f64>) -> Option<f64> {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(v[n / 2]),
+        _ => Some((v[n / 2 - 1] + v[n / 2]) / 2.0),
+    }
+}
+
+impl Rounds {
+    /// The rounds that were measured (the server ran to the end).
+    fn ok(&self) -> impl Iterator<Item = &Row> {
+        self.rounds.iter().filter(|r| r.failed.is_none())
     }
 
-    fn delivery(&self) -> String {
-        if let Some(why) = &self.failed {
+    pub fn measured(&self) -> bool {
+        self.ok().next().is_some()
+    }
+
+    /// A figure of each measured round, in order.
+    pub fn each(&self, f: impl Fn(&Row) -> Option<f64>) -> Vec<f64> {
+        self.ok().filter_map(f).collect()
+    }
+
+    fn med(&self, f: impl Fn(&Row) -> Option<f64>) -> Option<f64> {
+        median(self.each(f))
+    }
+
+    /// The raw clients' latency percentile `p`, in ns.
+    pub fn lat(&self, p: f64) -> Option<f64> {
+        self.med(|r| pct(&r.lat, p).map(|v| v as f64))
+    }
+
+    pub fn p99_of(r: &Row) -> Option<f64> {
+        pct(&r.lat, 0.99).map(|v| v as f64)
+    }
+
+    pub fn cpu_of(r: &Row) -> Option<f64> {
+        Some(r.cpu_per_telegram())
+    }
+
+    pub fn cpu_per_telegram(&self) -> Option<f64> {
+        self.med(Rounds::cpu_of)
+    }
+
+    /// Share of a CPU over the measured time.
+    pub fn cpu_share(&self) -> Option<f64> {
+        self.med(|r| Some(r.cpu_ns as f64 / r.wall_ns.max(1) as f64))
+    }
+
+    pub fn hwm_kib(&self) -> Option<f64> {
+        self.med(|r| Some(r.hwm_kib as f64))
+    }
+
+    /// The broker's CPU per telegram (MQTT rows).
+    pub fn broker_cpu(&self) -> Option<f64> {
+        let per = |r: &Row| Some(r.extra.as_ref()?.broker_cpu_ns? as f64 / r.telegrams as f64);
+        self.med(per)
+    }
+
+    pub fn clean(&self) -> bool {
+        self.rounds.iter().all(Row::clean)
+    }
+
+    /// Every round's delivery, summed.
+    pub fn delivery(&self) -> String {
+        let rows = &self.rounds;
+        if let Some(why) = rows.iter().find_map(|r| r.failed.as_ref()) {
             return format!("!! FAILED: {}", why.lines().next().unwrap_or(""));
         }
-        if self.clean() {
-            return format!("ok {}x{}", self.clients, self.telegrams);
-        }
-        let mut s = format!("!! {}/{} delivered", self.delivered, self.expected);
-        if self.connected < self.clients {
-            let _ = write!(
-                s,
-                ", only {}/{} clients served",
-                self.connected, self.clients
-            );
-        }
-        for (n, what) in [
-            (self.expected - self.delivered, "lost"),
-            (self.corrupt, "corrupt"),
-            (self.disorder, "out of order"),
-            (self.junk, "junk bytes"),
-            (self.closed, "clients closed"),
-        ] {
-            if n > 0 {
-                let _ = write!(s, ", {n} {what}");
+        let sum = |f: fn(&Row) -> usize| rows.iter().map(f).sum::<usize>();
+        let (clients, telegrams) = (self.clients, sum(|r| r.telegrams));
+        let mut s = if rows.iter().all(Row::clean) {
+            format!("ok {clients}x{telegrams}")
+        } else {
+            let (delivered, expected) = (sum(|r| r.delivered), sum(|r| r.expected));
+            let mut s = format!("!! {delivered}/{expected} delivered");
+            let served = sum(|r| r.connected);
+            if served < sum(|r| r.clients) {
+                let _ = write!(s, ", only {served} clients served");
             }
+            for (n, what) in [
+                (expected - delivered, "lost"),
+                (sum(|r| r.corrupt), "corrupt"),
+                (sum(|r| r.disorder), "out of order"),
+                (sum(|r| r.junk), "junk bytes"),
+                (sum(|r| r.closed), "clients closed"),
+            ] {
+                if n > 0 {
+                    let _ = write!(s, ", {n} {what}");
+                }
+            }
+            s
+        };
+        let mut extras = rows.iter().filter_map(|r| r.extra.clone());
+        if let Some(mut all) = extras.next() {
+            for e in extras {
+                all.expected += e.expected;
+                all.delivered += e.delivered;
+                (all.corrupt, all.disorder) = (all.corrupt + e.corrupt, all.disorder + e.disorder);
+                all.closed += e.closed;
+                all.lat.extend(e.lat);
+            }
+            all.lat.sort_unstable();
+            let _ = write!(s, "; {}", all.delivery());
         }
         s
     }
 }
 
-pub fn header(opts: &Opts, machine: &str, servers: &[(Kind, PathBuf)], pinning: Option<&Pinning>) {
-    println!("fanout-bench: pty meter -> server -> N TCP clients on 127.0.0.1");
-    println!("machine: {machine}");
-    for (kind, bin) in servers {
-        if *kind == Kind::P1mux {
-            let git = Command::new("git")
-                .args(["describe", "--always", "--dirty"])
-                .current_dir(env!("CARGO_MANIFEST_DIR"))
-                .output();
-            let rev = git.map_or(String::new(), |o| {
-                String::from_utf8_lossy(&o.stdout).trim().to_string()
-            });
-            let version = process::first_line(bin, &["--version"]);
-            println!("p1mux:   {} ({version}, git {rev})", bin.display());
-        } else {
-            let mut options = "default options but max-connections".to_string();
-            for (k, v) in &opts.ser2net_opt {
-                let _ = write!(options, ", {k}: {v}");
-            }
-            let version = process::first_line(bin, &["-v"]);
-            println!("ser2net: {} ({version}), {options}", bin.display());
-        }
-    }
-    let line = match opts.baud {
-        0 => "no pacing: a telegram per write".to_string(),
-        baud => format!("{baud} baud 8N1, {}-byte chunks", opts.chunk),
-    };
-    println!(
-        "meter:   real DSMR 5.0 telegram (Sagemcom CX2000), fresh timestamp and CRC each, {line}"
-    );
-    println!(
-        "latency: meter's last byte written -> client's last byte received (kernel timestamp),"
-    );
-    println!("         p50/p99/max over all clients x telegrams");
-    println!(
-        "cpu:     server's schedstat time over the measured telegrams, per telegram and as % of"
-    );
-    println!(
-        "         wall time; peak RSS: VmHWM; preempt: the server's involuntary context switches"
-    );
-    if cfg!(debug_assertions) {
-        println!("NOTE:    built without --release: the client loop may lag");
-    }
-    match pinning {
-        Some(p) => println!(
-            "pinning: server on CPU {}, bench on CPUs {:?}",
-            p.server, p.bench
-        ),
-        None => println!("pinning: none"),
-    }
-    println!();
-}
-
-pub fn mode_title(mode: Mode, count: usize, baud: u32, telegram_len: usize) {
-    match mode {
-        Mode::Interval => println!("(a) 1 s meter interval: {count} telegrams per row"),
-        Mode::Burst if baud == 0 => {
-            println!("(b) back to back, unpaced: {count} telegrams per row")
-        }
-        Mode::Burst => {
-            let per_s = f64::from(baud) / 10.0 / telegram_len as f64;
-            println!(
-                "(b) back to back at line rate: {count} telegrams per row ({per_s:.1} telegrams/s)"
-            );
-        }
-    }
-    println!(
-        "{:>7}  {:<8} {:>9} {:>9} {:>9}  {:>10} {:>7} {:>9} {:>7}  delivery",
-        "clients", "server", "lat p50", "p99", "max", "CPU/tgram", "CPU", "peak RSS", "preempt"
-    );
-}
-
-fn ms(ns: Option<i64>) -> String {
+pub fn ms(ns: Option<i64>) -> String {
     ns.map_or("-".into(), |v| format!("{:.3}ms", v as f64 / 1e6))
 }
 
-fn cpu(ns: f64) -> String {
+pub fn msf(ns: Option<f64>) -> String {
+    ms(ns.map(|v| v as i64))
+}
+
+pub fn cpu(ns: f64) -> String {
     match ns >= 1e6 {
         true => format!("{:.2}ms", ns / 1e6),
         false => format!("{:.0}µs", ns / 1e3),
     }
 }
 
-pub fn row(clients: usize, server: &str, r: &Row) {
-    if r.telegrams == 0 {
-        println!("{clients:>7}  {server:<8} {}", r.delivery());
-        return;
+pub fn mode_title(mode: Mode, count: usize, baud: u32, telegram_len: usize, rounds: usize) {
+    let per_row = match rounds {
+        1 => format!("{count} telegrams per row"),
+        n => format!("{count} telegrams per row and round, medians of {n} rounds"),
+    };
+    match mode {
+        Mode::Interval => println!("(a) 1 s meter interval: {per_row}"),
+        Mode::Burst if baud == 0 => println!("(b) back to back, unpaced: {per_row}"),
+        Mode::Burst => {
+            let per_s = f64::from(baud) / 10.0 / telegram_len as f64;
+            println!("(b) back to back at line rate: {per_row} ({per_s:.1} telegrams/s)");
+        }
     }
     println!(
-        "{clients:>7}  {server:<8} {:>9} {:>9} {:>9}  {:>10} {:>6.3}% {:>5.1} MiB {:>7}  {}",
-        ms(r.pct(0.50)),
-        ms(r.pct(0.99)),
-        ms(r.lat.last().copied()),
-        cpu(r.cpu_per_telegram()),
-        r.cpu_share() * 100.0,
-        r.hwm_kib as f64 / 1024.0,
-        r.preempted,
-        r.delivery()
+        "{:>7}  {:<15} {:>9} {:>9} {:>9}  {:>10} {:>7} {:>9} {:>7}  delivery",
+        "clients", "server", "lat p50", "p99", "max", "CPU/tgram", "CPU", "peak RSS", "preempt"
     );
 }
 
-/// p1mux's figures over ser2net's.
-pub fn ratio(a: &Row, b: &Row) {
+pub fn row(r: &Rounds) {
+    let name = r.setup.label(r.kind);
+    if !r.measured() {
+        println!("{:>7}  {name:<15} {}", r.clients, r.delivery());
+        return;
+    }
+    let preempt = r.med(|r| Some(r.preempted as f64)).unwrap_or(0.0);
+    let mut delivery = r.delivery();
+    if let Some(b) = r.broker_cpu() {
+        let _ = write!(delivery, "; mosquitto {}/tgram", cpu(b));
+    }
+    println!(
+        "{:>7}  {name:<15} {:>9} {:>9} {:>9}  {:>10} {:>6.3}% {:>5.1} MiB {:>7}  {delivery}",
+        r.clients,
+        msf(r.lat(0.50)),
+        msf(r.lat(0.99)),
+        msf(r.lat(1.0)),
+        cpu(r.cpu_per_telegram().unwrap_or(0.0)),
+        r.cpu_share().unwrap_or(0.0) * 100.0,
+        r.hwm_kib().unwrap_or(0.0) / 1024.0,
+        preempt
+    );
+}
+
+/// One round's figures, to stderr, while the rounds go on.
+pub fn progress(mode: Mode, clients: usize, name: String, round: usize, of: usize, r: &Row) {
+    let what = match &r.failed {
+        Some(why) => format!("FAILED: {}", why.lines().next().unwrap_or("")),
+        None => format!(
+            "p99 {}, CPU/tgram {}",
+            ms(pct(&r.lat, 0.99)),
+            cpu(r.cpu_per_telegram())
+        ),
+    };
+    eprintln!(
+        "  {} {clients:>4} {name:<15} round {round}/{of}: {what}",
+        mode.label()
+    );
+}
+
+/// `a`'s figures over `b`'s: p1mux over ser2net, or a setup over raw.
+pub fn ratio(label: &str, a: &Rounds, b: &Rounds) {
     let of = |x: Option<f64>, y: Option<f64>| match (x, y) {
         (Some(x), Some(y)) if y > 0.0 => format!("{:.2}x", x / y),
         _ => "-".into(),
     };
-    let p = |r: &Row, q| r.pct(q).map(|v| v as f64);
     println!(
-        "{:>7}  {:<8} {:>9} {:>9} {:>9}  {:>10} {:>7} {:>9}",
+        "{:>7}  {label:<15} {:>9} {:>9} {:>9}  {:>10} {:>7} {:>9}",
         "",
-        "ratio",
-        of(p(a, 0.5), p(b, 0.5)),
-        of(p(a, 0.99), p(b, 0.99)),
-        of(p(a, 1.0), p(b, 1.0)),
-        of(Some(a.cpu_per_telegram()), Some(b.cpu_per_telegram())),
+        of(a.lat(0.5), b.lat(0.5)),
+        of(a.lat(0.99), b.lat(0.99)),
+        of(a.lat(1.0), b.lat(1.0)),
+        of(a.cpu_per_telegram(), b.cpu_per_telegram()),
         "",
-        of(Some(a.hwm_kib as f64), Some(b.hwm_kib as f64)),
+        of(a.hwm_kib(), b.hwm_kib()),
     );
 }
 
@@ -261,84 +376,4 @@ pub fn detail(crowd: &Crowd, written: &[i64]) {
             );
         }
     }
-}
-
-/// Prints each target with ✓ (met), ✗ (missed) or ? (not measured: no
-/// ser2net row to compare with); returns how many were missed.
-pub fn targets(rows: &[(Mode, usize, Kind, Row)]) -> usize {
-    let get = |mode, n, kind| {
-        let found = rows
-            .iter()
-            .find(|(m, c, k, r)| (*m, *c, *k) == (mode, n, kind) && r.failed.is_none());
-        found.map(|(.., r)| r)
-    };
-    let mut judged: Vec<(Option<bool>, String)> = Vec::new();
-    for mode in [Mode::Interval, Mode::Burst] {
-        let label = mode.label();
-        let Some(p) = get(mode, 100, Kind::P1mux) else {
-            continue;
-        };
-        let p99 = p.pct(0.99);
-        // Without ser2net these show as "?": not judged, not missed.
-        let s = get(mode, 100, Kind::Ser2net);
-        let cpu_ok = s.map(|s| p.cpu_per_telegram() * 5.0 <= s.cpu_per_telegram());
-        let s_cpu = s.map_or("-".into(), |s| cpu(s.cpu_per_telegram()));
-        let what = format!(
-            "CPU per telegram <= 1/5 of ser2net's ({} vs {s_cpu})",
-            cpu(p.cpu_per_telegram())
-        );
-        judged.push((cpu_ok, format!("{label} 100 clients: {what}")));
-        let s99 = s.and_then(|s| s.pct(0.99));
-        let what = format!("p99 latency <= ser2net's ({} vs {})", ms(p99), ms(s99));
-        judged.push((
-            p99.zip(s99).map(|(a, b)| a <= b),
-            format!("{label} 100 clients: {what}"),
-        ));
-        let fast = p99.map(|v| v < 2_000_000);
-        judged.push((
-            fast,
-            format!("{label} 100 clients: p99 latency < 2 ms ({})", ms(p99)),
-        ));
-        let rss = format!("{:.1} MiB", p.hwm_kib as f64 / 1024.0);
-        judged.push((
-            Some(p.hwm_kib < 4096),
-            format!("{label} 100 clients: peak RSS < 4 MiB ({rss})"),
-        ));
-    }
-    if let Some(p) = get(Mode::Interval, 1000, Kind::P1mux) {
-        let share = p.cpu_share() * 100.0;
-        judged.push((
-            Some(share < 1.0),
-            format!("(a) 1000 clients, 1 s interval: CPU < 1% ({share:.3}%)"),
-        ));
-    }
-    let bad: Vec<_> = rows.iter().filter(|(.., r)| !r.clean()).collect();
-    let p1mux_clean = !bad.iter().any(|(.., kind, _)| *kind == Kind::P1mux);
-    let what = "delivery: every client got every telegram, whole and in order, in every row";
-    judged.push((Some(p1mux_clean), what.into()));
-
-    println!("targets (p1mux):");
-    if judged.len() == 1 {
-        println!("  (latency, CPU and memory targets are judged at 100 and 1000 clients)");
-    }
-    for (ok, what) in &judged {
-        let mark = match ok {
-            Some(true) => "✓",
-            Some(false) => "✗",
-            None => "?",
-        };
-        println!("  {mark} {what}");
-    }
-    for (mode, n, kind, r) in bad {
-        println!(
-            "  !! {} {n} clients, {}: {}",
-            mode.label(),
-            kind.name(),
-            r.delivery()
-        );
-        for line in r.failed.iter().flat_map(|why| why.lines().skip(1)) {
-            println!("      {line}");
-        }
-    }
-    judged.iter().filter(|(ok, _)| *ok == Some(false)).count()
 }

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use p1mux_testkit::process::{self, Daemon};
-use p1mux_testkit::{TempDir, host, net};
+use p1mux_testkit::{PATIENCE, TempDir, host, net};
 
 use crate::{Kind, RowSpec};
 
@@ -42,12 +42,16 @@ pub fn find_ser2net() -> Option<PathBuf> {
 pub struct Server {
     pub daemon: Daemon,
     pub port: u16,
+    /// The status page's port, with `--http`.
+    pub http_port: Option<u16>,
     /// ser2net's configuration file lives here.
     _dir: Option<TempDir>,
 }
 
 impl Server {
-    pub fn start(spec: &RowSpec, device: &Path) -> Result<Server, String> {
+    /// Starts it; `more` are p1mux's options for the row's other output
+    /// (`--http ...`, `--mqtt ...`).
+    pub fn start(spec: &RowSpec, device: &Path, more: &[String]) -> Result<Server, String> {
         let mut cmd = Command::new(spec.bin);
         let (mut port, mut dir) = (0, None);
         match spec.kind {
@@ -56,6 +60,7 @@ impl Server {
                 cmd.args(["--baud", "115200", "--framing", "8n1", "--no-replay"]);
                 cmd.args(["--listen", "127.0.0.1:0", "--max-clients"]);
                 cmd.arg(spec.max_clients.to_string()).env_remove("RUST_LOG");
+                cmd.args(more);
             }
             Kind::Ser2net => {
                 port = net::free_port().map_err(|e| format!("picking a port: {e}"))?;
@@ -80,12 +85,24 @@ impl Server {
         // A bench killed mid-run must leave no server holding a pty path.
         process::die_with_parent(&mut cmd);
         let daemon = Daemon::start(cmd).map_err(|e| format!("starting {:?}: {e}", spec.bin))?;
+        let mut http_port = None;
         if spec.kind == Kind::P1mux {
+            // In the order p1mux logs them: raw listener, status page, broker.
             port = daemon.try_port()?;
+            if more.iter().any(|a| a == "--http") {
+                let line = daemon.try_wait_for("status page: http://", PATIENCE)?;
+                let port = line.trim_end_matches('/').rsplit(':').next();
+                let port = port.and_then(|p| p.parse().ok());
+                http_port = Some(port.ok_or_else(|| format!("no port in {line:?}"))?);
+            }
+            if more.iter().any(|a| a == "--mqtt") {
+                daemon.try_wait_for("mqtt: connected to", PATIENCE)?;
+            }
         }
         Ok(Server {
             daemon,
             port,
+            http_port,
             _dir: dir,
         })
     }

@@ -92,6 +92,13 @@ impl Daemon {
         ))
     }
 
+    /// The next line it prints, whatever it says (a subscriber's messages,
+    /// one a line); None when none comes within `wait`, or once it has
+    /// exited and everything it printed has been read.
+    pub fn next_line(&self, wait: Duration) -> Option<String> {
+        self.lines.recv_timeout(wait).ok()
+    }
+
     pub fn log_text(&self) -> String {
         self.log.lock().unwrap().join("\n")
     }
@@ -253,6 +260,14 @@ mod tests {
             assert!(Instant::now() < deadline, "{}", d.log_text());
             std::thread::sleep(Duration::from_millis(5));
         }
+    }
+
+    #[test]
+    fn next_line_hands_over_every_line_then_none() {
+        let d = sh("echo one; echo two");
+        assert_eq!(d.next_line(PATIENCE).as_deref(), Some("one"));
+        assert_eq!(d.next_line(PATIENCE).as_deref(), Some("two"));
+        assert_eq!(d.next_line(PATIENCE), None, "it has exited: no wait");
     }
 
     #[test]
