@@ -4,7 +4,7 @@ use std::fmt::Write;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::clock::Local;
-use super::model::{Day, cet_day, unit};
+use super::model::{Day, cet_day, cos_turns, unit};
 use crate::framer::crc16;
 
 /// How often the demo meter sends, like a DSMR 5 meter.
@@ -89,7 +89,8 @@ impl DemoMeter {
         let solar = (m.solar * (1.0 + 0.02 * flicker(12))).round() as i64;
         // Whole watts per phase: the house spread over L1 to L3 (the share
         // of L1 drifting through the hour), the inverter feeding into L2.
-        let drift = (std::f64::consts::TAU * (unix % 3600) as f64 / 3600.0).sin();
+        // sin(x) = cos(x - 1/4 turn).
+        let drift = cos_turns((unix % 3600) as f64 / 3600.0 - 0.25);
         let l1 = (load * (0.45 + 0.1 * drift)).round() as i64;
         let l2 = (load * 0.3).round() as i64;
         let phases = [l1, l2 - solar, load.round() as i64 - l1 - l2];

@@ -198,11 +198,32 @@ const PROFILE: [[f64; 24]; 2] = [
     ],
 ];
 
+/// cos(2π·turns), within 1e-6. Written out rather than f64::cos, which is
+/// the one thing in p1mux that would link libm: on a Raspberry Pi that is
+/// some 300 KiB more resident memory for a demo's seasons.
+pub fn cos_turns(turns: f64) -> f64 {
+    // Into [-1/2, 1/2] turn, then [0, 1/4] by symmetry: cos is even, and
+    // cos(π - x) = -cos(x).
+    let t = (turns - (turns as i64) as f64).abs();
+    let t = if t > 0.5 { 1.0 - t } else { t };
+    let (t, sign) = if t > 0.25 { (0.5 - t, -1.0) } else { (t, 1.0) };
+    let x = std::f64::consts::TAU * t;
+    let x2 = x * x;
+    // Taylor series to x^12: the error at x = π/2 is below 1e-9.
+    let mut term = 1.0;
+    let mut sum = 1.0;
+    for k in 1..=6 {
+        term *= -x2 / f64::from((2 * k - 1) * (2 * k));
+        sum += term;
+    }
+    sign * sum
+}
+
 impl Weather {
     fn of(index: i64) -> Weather {
         let (year, _, _) = civil_from_days(index);
         let day_of_year = (index - days_from_civil(year, 1, 1)) as f64;
-        let angle = |peak: f64| (std::f64::consts::TAU * (day_of_year - peak) / 365.25).cos();
+        let angle = |peak: f64| cos_turns((day_of_year - peak) / 365.25);
         Weather {
             index,
             summer: summer_time(index * DAY + DAY / 2),
@@ -293,6 +314,15 @@ fn splitmix(mut x: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cos_turns_is_cos() {
+        for i in -2000..=2000 {
+            let turns = f64::from(i) / 397.0;
+            let want = (std::f64::consts::TAU * turns).cos();
+            assert!((cos_turns(turns) - want).abs() < 1e-6, "{turns}");
+        }
+    }
 
     #[test]
     fn positive_area_of_a_power_crossing_zero() {
