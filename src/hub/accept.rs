@@ -115,9 +115,10 @@ impl Hub {
         self.stats.accepted += 1;
         info!("client {peer} connected ({} connected)", self.connected);
         let mut result = Ok(());
-        if let Some(telegram) = self.replay_for(peer.ip(), now) {
+        if let Some((telegram, number)) = self.replay_for(peer.ip(), now) {
             // An empty queue takes one telegram without dropping anything.
             client.queue(telegram, self.policy.client_buffer, now);
+            client.got = number;
             result = client.send(registry, token, now, &mut self.stats);
         }
         self.slots[index] = Some(client);

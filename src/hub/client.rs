@@ -23,6 +23,9 @@ pub struct Client {
     /// Write interest is registered only while a backlog exists, so an idle
     /// client costs no wake-ups.
     pub want_write: bool,
+    /// The number of the last valid telegram queued to it (0: none), for
+    /// the replay rule: its host had that one.
+    pub got: u64,
 }
 
 impl Client {
@@ -32,6 +35,7 @@ impl Client {
             peer,
             backlog: Backlog::new(now),
             want_write: false,
+            got: 0,
         }
     }
 

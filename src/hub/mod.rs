@@ -80,6 +80,8 @@ pub struct Hub {
     connected: usize,
     policy: Policy,
     last: Option<Last>,
+    /// Valid telegrams delivered so far: the last one's number.
+    telegrams: u64,
     /// Clients whose input was not drained within the read budget.
     unread: Vec<Token>,
     /// Accepting is paused until then after running out of fds.
@@ -125,6 +127,7 @@ impl Hub {
             connected: 0,
             policy,
             last: None,
+            telegrams: 0,
             unread: Vec::new(),
             accept_paused_until: None,
             accept_now: false,
@@ -138,13 +141,23 @@ impl Hub {
         self.connected
     }
 
-    /// Queues `telegram` for every client and writes it where the socket has room.
-    fn broadcast(&mut self, registry: &Registry, telegram: &Rc<[u8]>, now: Instant) {
+    /// Queues `telegram` for every client and writes it where the socket
+    /// has room; `number` is a valid telegram's, for the replay rule.
+    fn broadcast(
+        &mut self,
+        registry: &Registry,
+        telegram: &Rc<[u8]>,
+        number: Option<u64>,
+        now: Instant,
+    ) {
         for index in 0..self.slots.len() {
             let token = Token(self.first_client + index);
             let Some(mut client) = self.slots[index].take() else {
                 continue;
             };
+            if let Some(number) = number {
+                client.got = number;
+            }
             self.stats.overflow_drops +=
                 client.queue(telegram.clone(), self.policy.client_buffer, now);
             // A client with a backlog already waits for writability; writing
@@ -214,6 +227,7 @@ impl Hub {
                 plural(n as usize, "telegram", "telegrams")
             ),
         };
+        self.remember_departure(&client);
         let peer = client.peer;
         // Closed before the log line says so.
         client.close(registry);
@@ -229,12 +243,18 @@ impl Output for Hub {
         match delivery {
             // An encrypted frame is a telegram to a client holding the key.
             Delivery::Telegram(telegram) | Delivery::Encrypted(telegram) => {
-                self.broadcast(cx.registry, &telegram.bytes, cx.now);
-                let hosts = self.slots.iter().flatten().map(|c| c.peer.ip());
-                self.last = Some(Last::new(telegram.bytes.clone(), telegram.at, hosts));
+                self.telegrams += 1;
+                // Before the fan-out: a client dropped during it leaves
+                // its host behind as having this one.
+                self.last = Some(Last::new(
+                    telegram.bytes.clone(),
+                    telegram.at,
+                    self.telegrams,
+                ));
+                self.broadcast(cx.registry, &telegram.bytes, Some(self.telegrams), cx.now);
             }
             Delivery::Damaged(bytes) | Delivery::Raw(bytes) => {
-                self.broadcast(cx.registry, bytes, cx.now)
+                self.broadcast(cx.registry, bytes, None, cx.now)
             }
         }
     }

@@ -1,4 +1,11 @@
-//! Which new client gets the last telegram at once.
+//! Which new client gets the last telegram at once: one that is fresh, and
+//! only if the client's host never had it, on any connection. A client
+//! that reconnects for every telegram (dsmr-reader's datalogger) must not
+//! store the same reading twice.
+//!
+//! It costs nothing per telegram and client: each client keeps the number
+//! of the last telegram it was given, and one that leaves having the
+//! latest leaves its host's address behind until the next telegram.
 
 use std::collections::HashSet;
 use std::net::IpAddr;
@@ -7,48 +14,61 @@ use std::time::Instant;
 
 use log::debug;
 
+use super::client::Client;
 use super::{Hub, REPLAY_MAX_AGE};
 
-/// Hosts remembered as having the last telegram: far more than a house has.
-const REPLAYED_HOSTS: usize = 4096;
+/// Hosts remembered as having left with the last telegram: far more than a
+/// house has.
+const DEPARTED_HOSTS: usize = 4096;
 
 /// The last valid telegram, for new clients.
 pub(super) struct Last {
     pub telegram: Rc<[u8]>,
     pub at: Instant,
-    /// Hosts that were sent it, on any connection: a client that reconnects
-    /// for every telegram (dsmr-reader's datalogger) must not store the
-    /// same reading twice, so a host gets a telegram as a replay only if it
-    /// never had it.
-    pub hosts: HashSet<IpAddr>,
+    /// Its number, as clients record it ([`Client::got`]).
+    pub number: u64,
+    /// Hosts whose clients had it and have disconnected since.
+    departed: HashSet<IpAddr>,
 }
 
 impl Last {
-    /// `telegram`, sent at `at` to clients on `hosts`.
-    pub fn new(telegram: Rc<[u8]>, at: Instant, hosts: impl Iterator<Item = IpAddr>) -> Last {
+    pub fn new(telegram: Rc<[u8]>, at: Instant, number: u64) -> Last {
         Last {
             telegram,
             at,
-            hosts: hosts.take(REPLAYED_HOSTS).collect(),
+            number,
+            departed: HashSet::new(),
         }
     }
 }
 
 impl Hub {
-    /// The telegram to replay to a new client from `host`, if it is fresh
-    /// and that host never had it.
-    pub(super) fn replay_for(&mut self, host: IpAddr, now: Instant) -> Option<Rc<[u8]>> {
-        let last = self.last.as_mut()?;
+    /// The telegram to replay to a new client from `host`, and its number,
+    /// if it is fresh and that host never had it.
+    pub(super) fn replay_for(&self, host: IpAddr, now: Instant) -> Option<(Rc<[u8]>, u64)> {
+        let last = self.last.as_ref()?;
         if !self.policy.replay || now.duration_since(last.at) >= REPLAY_MAX_AGE {
             return None;
         }
-        if last.hosts.contains(&host) {
+        let connected_with_it = self
+            .slots
+            .iter()
+            .flatten()
+            .any(|c| c.got == last.number && c.peer.ip() == host);
+        if connected_with_it || last.departed.contains(&host) {
             debug!("not replaying the last telegram to {host}: it had it already");
             return None;
         }
-        if last.hosts.len() < REPLAYED_HOSTS {
-            last.hosts.insert(host);
+        Some((last.telegram.clone(), last.number))
+    }
+
+    /// `client` is leaving: if it had the last telegram, its host did.
+    pub(super) fn remember_departure(&mut self, client: &Client) {
+        if let Some(last) = &mut self.last
+            && client.got == last.number
+            && last.departed.len() < DEPARTED_HOSTS
+        {
+            last.departed.insert(client.peer.ip());
         }
-        Some(last.telegram.clone())
     }
 }
