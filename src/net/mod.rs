@@ -1,0 +1,5 @@
+//! TCP plumbing the outputs and the network source share, kept apart from
+//! them so that none has to import another: [`connect`] makes an outbound
+//! connection without blocking the loop.
+
+pub mod connect;
