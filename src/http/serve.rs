@@ -180,9 +180,7 @@ impl Http {
         if conn.mode == Mode::Events {
             self.streams -= 1;
         }
-        if self.accept_paused_until.take().is_some() {
-            self.accept_now = true;
-        }
+        self.acceptor.closed();
         let (peer, dropped) = (conn.peer, conn.backlog.dropped);
         conn.close(registry);
         let lost = match dropped {
