@@ -33,7 +33,7 @@
 //!   [`net::connect`] makes an outbound connection (the network source's,
 //!   the broker's) without blocking the loop; [`net::accept`] takes the
 //!   hub's and the HTTP output's inbound ones (`--allow`, a limit, out of
-//!   file descriptors).
+//!   file descriptors), and [`net::slots`] keeps them by token.
 //! - [`gateway`]: tokens, the poll loop and signals; nothing else.
 //! - [`cli`] parses the command line, [`config`] validates it; [`probe`] is
 //!   `p1mux probe`; [`logging`] sets up the log; [`error`] is the start-up error.

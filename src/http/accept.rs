@@ -6,13 +6,12 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use log::{debug, warn};
+use mio::Registry;
 use mio::net::TcpStream;
-use mio::{Interest, Registry, Token};
 
 use super::conn::Conn;
 use super::response::Response;
 use super::{Http, MAX_CONNECTIONS};
-use crate::hub::client;
 use crate::net::accept::Accepted;
 
 impl Http {
@@ -62,20 +61,10 @@ impl Http {
         peer: SocketAddr,
         now: Instant,
     ) {
-        if let Err(e) = client::tune_socket(&stream) {
-            debug!("http {peer}: setting socket options: {e}");
-        }
-        let index = self.free.pop().unwrap_or_else(|| {
-            self.slots.push(None);
-            self.slots.len() - 1
-        });
-        let token = Token(self.first_conn + index);
-        if let Err(e) = registry.register(&mut stream, token, Interest::READABLE) {
-            warn!("http {peer}: cannot watch the connection: {e}");
-            self.free.push(index);
+        let Some(token) = self.slots.admit(registry, &mut stream, peer, "http ") else {
             return;
-        }
-        self.slots[index] = Some(Conn::new(stream, peer, now));
+        };
+        self.slots.put(token, Conn::new(stream, peer, now));
         self.connected += 1;
         self.stats.accepted += 1;
         debug!("http {peer} connected ({} connected)", self.connected);

@@ -29,6 +29,7 @@ use crate::error::StartError;
 use crate::health::{OutputStatus, Status};
 use crate::hub::listen;
 use crate::net::accept::Acceptor;
+use crate::net::slots::Slots;
 use crate::output::{Context, Delivery, Output, plural};
 use conn::Conn;
 use routes::{Last, State};
@@ -56,11 +57,8 @@ struct HttpStats {
 pub struct Http {
     /// The listeners, `--allow` and [`MAX_CONNECTIONS`].
     acceptor: Acceptor,
-    /// Slots indexed by `token - first_conn`; freed slots are reused.
-    slots: Vec<Option<Conn>>,
-    free: Vec<usize>,
-    /// Tokens from here up belong to connections; listeners take the ones below.
-    first_conn: usize,
+    /// The connections, on the tokens after the listeners'.
+    slots: Slots<Conn>,
     connected: usize,
     /// Connections that are event streams.
     streams: usize,
@@ -110,15 +108,13 @@ impl Http {
             }
         }
         Ok(Some(Http {
-            first_conn: first_token + listeners.len(),
+            slots: Slots::new(first_token + listeners.len()),
             acceptor: Acceptor::new(
                 listeners,
                 first_token,
                 config.allow.clone(),
                 MAX_CONNECTIONS,
             ),
-            slots: Vec::new(),
-            free: Vec::new(),
             connected: 0,
             streams: 0,
             stream_buffer: config.client_buffer,
@@ -204,7 +200,7 @@ impl Output for Http {
 
     fn shutdown(&mut self, cx: &Context) -> String {
         let n = self.connected;
-        for conn in self.slots.iter_mut().filter_map(Option::take) {
+        for conn in self.slots.take_all() {
             conn.close_cleanly(cx.registry);
         }
         self.connected = 0;

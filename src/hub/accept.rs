@@ -5,11 +5,11 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use log::{debug, info, warn};
+use mio::Registry;
 use mio::net::TcpStream;
-use mio::{Interest, Registry, Token};
 
 use super::Hub;
-use super::client::{self, Client};
+use super::client::Client;
 use crate::net::accept::Accepted;
 use crate::output::plural;
 
@@ -66,19 +66,9 @@ impl Hub {
         peer: SocketAddr,
         now: Instant,
     ) {
-        if let Err(e) = client::tune_socket(&stream) {
-            debug!("{peer}: setting socket options: {e}");
-        }
-        let index = self.free.pop().unwrap_or_else(|| {
-            self.slots.push(None);
-            self.slots.len() - 1
-        });
-        let token = Token(self.first_client + index);
-        if let Err(e) = registry.register(&mut stream, token, Interest::READABLE) {
-            warn!("{peer}: cannot watch the connection: {e}");
-            self.free.push(index);
+        let Some(token) = self.slots.admit(registry, &mut stream, peer, "") else {
             return;
-        }
+        };
         let mut client = Client::new(stream, peer, now);
         self.connected += 1;
         self.stats.accepted += 1;
@@ -90,7 +80,7 @@ impl Hub {
             client.got = number;
             result = client.send(registry, token, now, &mut self.stats);
         }
-        self.slots[index] = Some(client);
+        self.slots.put(token, client);
         if let Err(e) = result {
             self.drop_client(registry, token, &format!("write error: {e}"));
         }

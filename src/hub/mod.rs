@@ -23,6 +23,7 @@ use crate::error::StartError;
 use crate::health::OutputStatus;
 use crate::net::accept::Acceptor;
 use crate::net::allow::Cidr;
+use crate::net::slots::Slots;
 use crate::output::{Context, Delivery, Output, plural};
 use client::{Client, Drain, discard_input};
 use replay::Last;
@@ -66,11 +67,8 @@ pub struct Policy {
 pub struct Hub {
     /// The listeners, `--allow` and `--max-clients`.
     acceptor: Acceptor,
-    /// Slots indexed by `token - first_client`; freed slots are reused.
-    slots: Vec<Option<Client>>,
-    free: Vec<usize>,
-    /// Tokens from here up belong to clients; listeners take the ones below.
-    first_client: usize,
+    /// The clients, on the tokens after the listeners'.
+    slots: Slots<Client>,
     connected: usize,
     policy: Policy,
     last: Option<Last>,
@@ -103,10 +101,8 @@ impl Hub {
         }
         let (allow, limit) = (policy.allow.clone(), policy.max_clients);
         Ok(Hub {
-            first_client: first_token + listeners.len(),
+            slots: Slots::new(first_token + listeners.len()),
             acceptor: Acceptor::new(listeners, first_token, allow, limit),
-            slots: Vec::new(),
-            free: Vec::new(),
             connected: 0,
             policy,
             last: None,
@@ -129,9 +125,8 @@ impl Hub {
         number: Option<u64>,
         now: Instant,
     ) {
-        for index in 0..self.slots.len() {
-            let token = Token(self.first_client + index);
-            let Some(mut client) = self.slots[index].take() else {
+        for token in self.slots.tokens() {
+            let Some(mut client) = self.slots.take(token) else {
                 continue;
             };
             if let Some(number) = number {
@@ -146,7 +141,7 @@ impl Hub {
             } else {
                 client.send(registry, token, now, &mut self.stats)
             };
-            self.slots[index] = Some(client);
+            self.slots.put(token, client);
             if let Err(e) = result {
                 self.drop_client(registry, token, &format!("write error: {e}"));
             }
@@ -162,8 +157,7 @@ impl Hub {
         writable: bool,
         now: Instant,
     ) {
-        let index = token.0 - self.first_client;
-        let Some(mut client) = self.slots.get_mut(index).and_then(Option::take) else {
+        let Some(mut client) = self.slots.take(token) else {
             return; // closed earlier in this batch of events
         };
         let mut outcome = Ok(());
@@ -183,18 +177,16 @@ impl Hub {
                 .send(registry, token, now, &mut self.stats)
                 .map_err(|e| format!("write error: {e}"));
         }
-        self.slots[index] = Some(client);
+        self.slots.put(token, client);
         if let Err(why) = outcome {
             self.drop_client(registry, token, &why);
         }
     }
 
     fn drop_client(&mut self, registry: &Registry, token: Token, why: &str) {
-        let index = token.0 - self.first_client;
-        let Some(client) = self.slots.get_mut(index).and_then(Option::take) else {
+        let Some(client) = self.slots.remove(token) else {
             return;
         };
-        self.free.push(index);
         self.connected -= 1;
         self.acceptor.closed();
         let lost = match client.backlog.dropped {
@@ -251,11 +243,15 @@ impl Output for Hub {
     }
 
     fn on_time(&mut self, cx: &Context) {
-        for index in 0..self.slots.len() {
-            if matches!(&self.slots[index], Some(c) if c.backlog.stalled(cx.now)) {
+        for token in self.slots.tokens() {
+            if self
+                .slots
+                .get(token)
+                .is_some_and(|c| c.backlog.stalled(cx.now))
+            {
                 self.stats.stalled += 1;
                 let why = format!("accepted no data for {}s", STALL_LIMIT.as_secs());
-                self.drop_client(cx.registry, Token(self.first_client + index), &why);
+                self.drop_client(cx.registry, token, &why);
             }
         }
         // Connections that queued during a pause raise no new readiness event.
@@ -279,7 +275,7 @@ impl Output for Hub {
 
     fn shutdown(&mut self, cx: &Context) -> String {
         let n = self.connected;
-        for client in self.slots.iter_mut().filter_map(Option::take) {
+        for client in self.slots.take_all() {
             client.close_cleanly(cx.registry);
         }
         self.connected = 0;

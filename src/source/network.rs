@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 use log::{debug, info, warn};
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
-use socket2::{SockRef, TcpKeepalive};
 
 use super::outage::Outage;
 use super::{AfterSilence, Change, Input, Read, read_once};
@@ -22,6 +21,7 @@ use crate::error::StartError;
 use crate::framer::{Event, Parity, Telegram};
 use crate::health::{Quiet, SourceStatus};
 use crate::net::connect::{Connector, Outcome};
+use crate::net::keepalive;
 use crate::telegram::{generation, header};
 
 /// The network side of the gateway: a connection to the source, or the
@@ -95,13 +95,8 @@ impl NetInput {
             self.failed(&format!("watching the connection: {e}"), now);
             return false;
         }
-        // A dongle that loses power never sends a FIN; keepalive
-        // notices within two minutes instead of never.
-        let keepalive = TcpKeepalive::new()
-            .with_time(Duration::from_secs(60))
-            .with_interval(Duration::from_secs(10))
-            .with_retries(5);
-        if let Err(e) = SockRef::from(&stream).set_tcp_keepalive(&keepalive) {
+        // A dongle that loses power never sends a FIN.
+        if let Err(e) = keepalive(&stream) {
             debug!("{}: setting keepalive: {e}", self.source);
         }
         info!("connected to {} ({peer})", self.source);
