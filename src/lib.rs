@@ -25,10 +25,15 @@
 //! - [`pipeline`]: splitter -> framers -> [`health`] (stats, silence) ->
 //!   outputs; `--forward`, the replay skip, decryption.
 //! - [`output`]: what every output offers the loop; [`hub`] is the raw TCP
-//!   one (listeners, `--allow`, per-client bounded queues), [`mqtt`]
+//!   one (listeners, per-client bounded queues), [`mqtt`]
 //!   publishes to a broker, [`http`] serves the status page, the JSON API,
 //!   server-sent events and metrics. Looking up the broker's name runs on a
 //!   helper thread too.
+//! - [`net`]: TCP plumbing that outputs and sources share as a leaf:
+//!   [`net::connect`] makes an outbound connection (the network source's,
+//!   the broker's) without blocking the loop; [`net::accept`] takes the
+//!   hub's and the HTTP output's inbound ones (`--allow`, a limit, out of
+//!   file descriptors), and [`net::slots`] keeps them by token.
 //! - [`gateway`]: tokens, the poll loop and signals; nothing else.
 //! - [`cli`] parses the command line, [`config`] validates it; [`probe`] is
 //!   `p1mux probe`; [`logging`] sets up the log; [`error`] is the start-up error.
@@ -47,6 +52,7 @@ pub mod json;
 pub mod line;
 pub mod logging;
 pub mod mqtt;
+pub mod net;
 pub mod output;
 pub mod pipeline;
 pub mod probe;

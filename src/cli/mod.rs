@@ -11,8 +11,8 @@ use std::str::FromStr;
 
 use argh::FromArgs;
 
-use crate::hub::allow::Cidr;
 use crate::line::Framing;
+use crate::net::allow::Cidr;
 
 mod net_source;
 mod probe;

@@ -14,9 +14,9 @@ pub use command::{Parsed, parse};
 use crate::cli::{DEFAULT_PORT, Device, Forward, ListenAddr, NetSource, ServeArgs};
 use crate::encrypted::Key;
 use crate::framer::MAX_FRAME;
-use crate::hub::allow::Cidr;
 use crate::line::{Setting, settings_for};
 use crate::mqtt::MqttConfig;
+use crate::net::allow::Cidr;
 
 /// Where telegrams come from, with what it takes to read them.
 #[derive(Clone, Debug, PartialEq, Eq)]

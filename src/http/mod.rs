@@ -22,14 +22,14 @@ use std::rc::Rc;
 use std::time::Instant;
 
 use log::{info, warn};
-use mio::net::TcpListener;
 use mio::{Interest, Registry, Token};
 
 use crate::config::{Config, HttpConfig};
 use crate::error::StartError;
 use crate::health::{OutputStatus, Status};
-use crate::hub::allow::Cidr;
-use crate::hub::{listen, open_spare};
+use crate::hub::listen;
+use crate::net::accept::Acceptor;
+use crate::net::slots::Slots;
 use crate::output::{Context, Delivery, Output, plural};
 use conn::Conn;
 use routes::{Last, State};
@@ -55,24 +55,17 @@ struct HttpStats {
 }
 
 pub struct Http {
-    listeners: Vec<TcpListener>,
-    /// Slots indexed by `token - first_conn`; freed slots are reused.
-    slots: Vec<Option<Conn>>,
-    free: Vec<usize>,
-    first_token: usize,
-    first_conn: usize,
+    /// The listeners, `--allow` and [`MAX_CONNECTIONS`].
+    acceptor: Acceptor,
+    /// The connections, on the tokens after the listeners'.
+    slots: Slots<Conn>,
     connected: usize,
     /// Connections that are event streams.
     streams: usize,
-    allow: Vec<Cidr>,
     /// Per event stream queue bound: `--client-buffer`, as for raw clients.
     stream_buffer: usize,
     /// Connections whose input was not drained within the read budget.
     unread: Vec<Token>,
-    accept_paused_until: Option<Instant>,
-    accept_now: bool,
-    short_of_fds: bool,
-    spare_fd: Option<std::fs::File>,
     state: State,
     stats: HttpStats,
 }
@@ -115,20 +108,17 @@ impl Http {
             }
         }
         Ok(Some(Http {
-            first_conn: first_token + listeners.len(),
-            listeners,
-            slots: Vec::new(),
-            free: Vec::new(),
-            first_token,
+            slots: Slots::new(first_token + listeners.len()),
+            acceptor: Acceptor::new(
+                listeners,
+                first_token,
+                config.allow.clone(),
+                MAX_CONNECTIONS,
+            ),
             connected: 0,
             streams: 0,
-            allow: config.allow.clone(),
             stream_buffer: config.client_buffer,
             unread: Vec::new(),
-            accept_paused_until: None,
-            accept_now: false,
-            short_of_fds: false,
-            spare_fd: open_spare(),
             state: State::new(),
             stats: HttpStats::default(),
         }))
@@ -141,7 +131,7 @@ impl Http {
             dropped: self.stats.events_dropped,
             state: format!(
                 "{} listening, {}",
-                plural(self.listeners.len(), "address", "addresses"),
+                plural(self.acceptor.listeners(), "address", "addresses"),
                 plural(self.streams, "event stream", "event streams")
             ),
         }
@@ -176,45 +166,41 @@ impl Output for Http {
 
     fn on_event(&mut self, cx: &Context, event: &mio::event::Event) {
         let token = event.token();
-        if token.0 >= self.first_conn {
+        if let Some(i) = self.acceptor.listener(token) {
+            self.accept(cx.registry, i, cx.now);
+        } else {
             let readable = event.is_readable() || event.is_read_closed() || event.is_error();
             self.conn_event(cx.registry, token, readable, event.is_writable(), cx.now);
-        } else {
-            self.accept(cx.registry, token.0 - self.first_token, cx.now);
         }
     }
 
     fn due_at(&self) -> Option<Instant> {
-        self.accept_paused_until
+        self.acceptor.due_at()
     }
 
     fn on_time(&mut self, cx: &Context) {
         self.expire(cx.registry, cx.now);
-        if self
-            .accept_paused_until
-            .is_some_and(|until| cx.now >= until)
-        {
-            self.accept_paused_until = None;
+        if self.acceptor.resume(cx.now) {
             self.accept_all(cx.registry, cx.now);
         }
     }
 
     fn has_pending(&self) -> bool {
-        !self.unread.is_empty() || self.accept_now
+        !self.unread.is_empty() || self.acceptor.has_pending()
     }
 
     fn on_pending(&mut self, cx: &Context) {
         for token in std::mem::take(&mut self.unread) {
             self.conn_event(cx.registry, token, true, false, cx.now);
         }
-        if std::mem::take(&mut self.accept_now) {
+        if self.acceptor.take_accept_now() {
             self.accept_all(cx.registry, cx.now);
         }
     }
 
     fn shutdown(&mut self, cx: &Context) -> String {
         let n = self.connected;
-        for conn in self.slots.iter_mut().filter_map(Option::take) {
+        for conn in self.slots.take_all() {
             conn.close_cleanly(cx.registry);
         }
         self.connected = 0;

@@ -23,8 +23,7 @@ impl Http {
         writable: bool,
         now: Instant,
     ) {
-        let index = token.0 - self.first_conn;
-        let Some(mut conn) = self.slots.get_mut(index).and_then(Option::take) else {
+        let Some(mut conn) = self.slots.take(token) else {
             return; // closed earlier in this batch of events
         };
         conn.new_turn();
@@ -32,7 +31,7 @@ impl Http {
         if conn.budget_spent() && outcome.is_ok() {
             self.unread.push(token);
         }
-        self.slots[index] = Some(conn);
+        self.slots.put(token, conn);
         if let Err(why) = outcome {
             self.drop_conn(registry, token, &why);
         }
@@ -137,9 +136,8 @@ impl Http {
 
     /// Queues an event for every stream and writes it where there is room.
     pub(super) fn broadcast(&mut self, registry: &Registry, event: Rc<[u8]>, now: Instant) {
-        for index in 0..self.slots.len() {
-            let token = Token(self.first_conn + index);
-            let Some(conn) = self.slots[index].as_mut() else {
+        for token in self.slots.tokens() {
+            let Some(conn) = self.slots.get_mut(token) else {
                 continue;
             };
             if conn.mode != Mode::Events {
@@ -157,8 +155,8 @@ impl Http {
 
     /// Closes connections that stalled, idled or lingered too long.
     pub(super) fn expire(&mut self, registry: &Registry, now: Instant) {
-        for index in 0..self.slots.len() {
-            let Some(expiry) = self.slots[index].as_ref().and_then(|c| c.expired(now)) else {
+        for token in self.slots.tokens() {
+            let Some(expiry) = self.slots.get(token).and_then(|c| c.expired(now)) else {
                 continue;
             };
             match expiry {
@@ -166,23 +164,19 @@ impl Http {
                 Expiry::Stalled => self.stats.stalled += 1,
                 Expiry::Lingered => {}
             }
-            self.drop_conn(registry, Token(self.first_conn + index), expiry.why());
+            self.drop_conn(registry, token, expiry.why());
         }
     }
 
     pub(super) fn drop_conn(&mut self, registry: &Registry, token: Token, why: &str) {
-        let index = token.0 - self.first_conn;
-        let Some(conn) = self.slots.get_mut(index).and_then(Option::take) else {
+        let Some(conn) = self.slots.remove(token) else {
             return;
         };
-        self.free.push(index);
         self.connected -= 1;
         if conn.mode == Mode::Events {
             self.streams -= 1;
         }
-        if self.accept_paused_until.take().is_some() {
-            self.accept_now = true;
-        }
+        self.acceptor.closed();
         let (peer, dropped) = (conn.peer, conn.backlog.dropped);
         conn.close(registry);
         let lost = match dropped {

@@ -3,11 +3,10 @@
 use std::io::{self, Read};
 use std::net::{Shutdown, SocketAddr};
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
-use socket2::{SockRef, TcpKeepalive};
 
 use super::HubStats;
 use super::backlog::Backlog;
@@ -121,15 +120,4 @@ pub fn discard_input(stream: &mut TcpStream) -> io::Result<Drain> {
             Err(e) => return Err(e),
         }
     }
-}
-
-/// Telegrams must leave at once, and a client that vanished without a FIN
-/// (power cut, Wi-Fi gone) must be noticed within minutes, not hours.
-pub fn tune_socket(stream: &TcpStream) -> io::Result<()> {
-    stream.set_nodelay(true)?;
-    let keepalive = TcpKeepalive::new()
-        .with_time(Duration::from_secs(60))
-        .with_interval(Duration::from_secs(10))
-        .with_retries(5);
-    SockRef::from(stream).set_tcp_keepalive(&keepalive)
 }

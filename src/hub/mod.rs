@@ -7,25 +7,24 @@
 //! start of a read and drops whatever follows the '!' line in the same read.
 
 mod accept;
-pub mod allow;
 pub(crate) mod backlog;
 pub(crate) mod client;
 pub mod listen;
 mod replay;
 
-use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use log::info;
-use mio::net::TcpListener;
 use mio::{Interest, Registry, Token};
 
 use crate::error::StartError;
 use crate::health::OutputStatus;
+use crate::net::accept::Acceptor;
+use crate::net::allow::Cidr;
+use crate::net::slots::Slots;
 use crate::output::{Context, Delivery, Output, plural};
-use allow::Cidr;
 use client::{Client, Drain, discard_input};
 use replay::Last;
 
@@ -33,9 +32,6 @@ use replay::Last;
 pub const STALL_LIMIT: Duration = Duration::from_secs(60);
 /// A new client gets the last telegram only if it is younger than this.
 pub const REPLAY_MAX_AGE: Duration = Duration::from_secs(15);
-/// How long accepting pauses when the process is out of file descriptors,
-/// unless a client closes first and so frees one.
-pub(crate) const ACCEPT_PAUSE: Duration = Duration::from_secs(1);
 
 /// Counters for the stats line.
 #[derive(Debug, Default, Clone)]
@@ -69,14 +65,10 @@ pub struct Policy {
 
 /// The listeners, the connected clients, and what they are owed.
 pub struct Hub {
-    listeners: Vec<TcpListener>,
-    /// Slots indexed by `token - first_client`; freed slots are reused.
-    slots: Vec<Option<Client>>,
-    free: Vec<usize>,
-    /// The first token of this output; listeners take the first ones.
-    first_token: usize,
-    /// Tokens from here up belong to clients.
-    first_client: usize,
+    /// The listeners, `--allow` and `--max-clients`.
+    acceptor: Acceptor,
+    /// The clients, on the tokens after the listeners'.
+    slots: Slots<Client>,
     connected: usize,
     policy: Policy,
     last: Option<Last>,
@@ -84,17 +76,6 @@ pub struct Hub {
     telegrams: u64,
     /// Clients whose input was not drained within the read budget.
     unread: Vec<Token>,
-    /// Accepting is paused until then after running out of fds.
-    accept_paused_until: Option<Instant>,
-    /// A client closed while accepting was paused: an fd is free, so the
-    /// connections waiting in the backlog (often ones already closed by a
-    /// storm that passed) are taken at once rather than after the pause.
-    accept_now: bool,
-    /// The out-of-fds warning was logged for this shortage.
-    short_of_fds: bool,
-    /// A spare descriptor, given up to accept-and-close a connection when
-    /// out of fds, so the peer sees a close instead of hanging in the backlog.
-    spare_fd: Option<std::fs::File>,
     pub stats: HubStats,
 }
 
@@ -118,21 +99,15 @@ impl Hub {
             info!("listening on {local}");
             listeners.push(listener);
         }
+        let (allow, limit) = (policy.allow.clone(), policy.max_clients);
         Ok(Hub {
-            first_client: first_token + listeners.len(),
-            listeners,
-            slots: Vec::new(),
-            free: Vec::new(),
-            first_token,
+            slots: Slots::new(first_token + listeners.len()),
+            acceptor: Acceptor::new(listeners, first_token, allow, limit),
             connected: 0,
             policy,
             last: None,
             telegrams: 0,
             unread: Vec::new(),
-            accept_paused_until: None,
-            accept_now: false,
-            short_of_fds: false,
-            spare_fd: open_spare(),
             stats: HubStats::default(),
         })
     }
@@ -150,9 +125,8 @@ impl Hub {
         number: Option<u64>,
         now: Instant,
     ) {
-        for index in 0..self.slots.len() {
-            let token = Token(self.first_client + index);
-            let Some(mut client) = self.slots[index].take() else {
+        for token in self.slots.tokens() {
+            let Some(mut client) = self.slots.take(token) else {
                 continue;
             };
             if let Some(number) = number {
@@ -167,7 +141,7 @@ impl Hub {
             } else {
                 client.send(registry, token, now, &mut self.stats)
             };
-            self.slots[index] = Some(client);
+            self.slots.put(token, client);
             if let Err(e) = result {
                 self.drop_client(registry, token, &format!("write error: {e}"));
             }
@@ -183,8 +157,7 @@ impl Hub {
         writable: bool,
         now: Instant,
     ) {
-        let index = token.0 - self.first_client;
-        let Some(mut client) = self.slots.get_mut(index).and_then(Option::take) else {
+        let Some(mut client) = self.slots.take(token) else {
             return; // closed earlier in this batch of events
         };
         let mut outcome = Ok(());
@@ -204,22 +177,18 @@ impl Hub {
                 .send(registry, token, now, &mut self.stats)
                 .map_err(|e| format!("write error: {e}"));
         }
-        self.slots[index] = Some(client);
+        self.slots.put(token, client);
         if let Err(why) = outcome {
             self.drop_client(registry, token, &why);
         }
     }
 
     fn drop_client(&mut self, registry: &Registry, token: Token, why: &str) {
-        let index = token.0 - self.first_client;
-        let Some(client) = self.slots.get_mut(index).and_then(Option::take) else {
+        let Some(client) = self.slots.remove(token) else {
             return;
         };
-        self.free.push(index);
         self.connected -= 1;
-        if self.accept_paused_until.take().is_some() {
-            self.accept_now = true;
-        }
+        self.acceptor.closed();
         let lost = match client.backlog.dropped {
             0 => String::new(),
             n => format!(
@@ -261,52 +230,52 @@ impl Output for Hub {
 
     fn on_event(&mut self, cx: &Context, event: &mio::event::Event) {
         let token = event.token();
-        if token.0 >= self.first_client {
+        if let Some(i) = self.acceptor.listener(token) {
+            self.accept(cx.registry, i, cx.now);
+        } else {
             let readable = event.is_readable() || event.is_read_closed() || event.is_error();
             self.client_event(cx.registry, token, readable, event.is_writable(), cx.now);
-        } else {
-            self.accept(cx.registry, token.0 - self.first_token, cx.now);
         }
     }
 
     fn due_at(&self) -> Option<Instant> {
-        self.accept_paused_until
+        self.acceptor.due_at()
     }
 
     fn on_time(&mut self, cx: &Context) {
-        for index in 0..self.slots.len() {
-            if matches!(&self.slots[index], Some(c) if c.backlog.stalled(cx.now)) {
+        for token in self.slots.tokens() {
+            if self
+                .slots
+                .get(token)
+                .is_some_and(|c| c.backlog.stalled(cx.now))
+            {
                 self.stats.stalled += 1;
                 let why = format!("accepted no data for {}s", STALL_LIMIT.as_secs());
-                self.drop_client(cx.registry, Token(self.first_client + index), &why);
+                self.drop_client(cx.registry, token, &why);
             }
         }
         // Connections that queued during a pause raise no new readiness event.
-        if self
-            .accept_paused_until
-            .is_some_and(|until| cx.now >= until)
-        {
-            self.accept_paused_until = None;
+        if self.acceptor.resume(cx.now) {
             self.accept_all(cx.registry, cx.now);
         }
     }
 
     fn has_pending(&self) -> bool {
-        !self.unread.is_empty() || self.accept_now
+        !self.unread.is_empty() || self.acceptor.has_pending()
     }
 
     fn on_pending(&mut self, cx: &Context) {
         for token in std::mem::take(&mut self.unread) {
             self.client_event(cx.registry, token, true, false, cx.now);
         }
-        if std::mem::take(&mut self.accept_now) {
+        if self.acceptor.take_accept_now() {
             self.accept_all(cx.registry, cx.now);
         }
     }
 
     fn shutdown(&mut self, cx: &Context) -> String {
         let n = self.connected;
-        for client in self.slots.iter_mut().filter_map(Option::take) {
+        for client in self.slots.take_all() {
             client.close_cleanly(cx.registry);
         }
         self.connected = 0;
@@ -320,7 +289,7 @@ impl Output for Hub {
             dropped: self.stats.overflow_drops,
             state: format!(
                 "{} listening",
-                plural(self.listeners.len(), "address", "addresses")
+                plural(self.acceptor.listeners(), "address", "addresses")
             ),
         }
     }
@@ -339,21 +308,4 @@ impl Output for Hub {
             s.overflow_drops,
         )
     }
-}
-
-/// An IPv4 client of a dual-stack listener as users know it: 127.0.0.1,
-/// not [::ffff:127.0.0.1].
-pub(crate) fn canonical(peer: SocketAddr) -> SocketAddr {
-    SocketAddr::new(peer.ip().to_canonical(), peer.port())
-}
-
-pub(crate) fn is_fd_exhaustion(e: &io::Error) -> bool {
-    matches!(
-        e.raw_os_error(),
-        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
-    )
-}
-
-pub(crate) fn open_spare() -> Option<std::fs::File> {
-    std::fs::File::open("/dev/null").ok()
 }

@@ -53,7 +53,6 @@ impl Hub {
         let connected_with_it = self
             .slots
             .iter()
-            .flatten()
             .any(|c| c.got == last.number && c.peer.ip() == host);
         if connected_with_it || last.departed.contains(&host) {
             debug!("not replaying the last telegram to {host}: it had it already");

@@ -124,8 +124,13 @@ const fn count(key: &'static str, name: &'static str) -> Spec {
     }
 }
 
-/// A state or setting the meter reports (tariff, breaker, thresholds).
-const fn status(key: &'static str, name: &'static str, unit: Option<&'static str>) -> Spec {
+/// A state or setting the meter reports (tariff, breaker, thresholds, an
+/// M-Bus valve).
+pub(super) const fn status(
+    key: &'static str,
+    name: &'static str,
+    unit: Option<&'static str>,
+) -> Spec {
     Spec {
         key,
         name,

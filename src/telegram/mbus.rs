@@ -7,7 +7,7 @@
 //! fields, value on the next line). The lines may come in any order.
 
 use super::catalog::DeviceClass::{self, Energy, Gas, Water};
-use super::catalog::{MetricKind, Spec, StateClass};
+use super::catalog::{MetricKind, Spec, StateClass, status};
 use super::line::{Line, Obis, decode_hex_ascii};
 
 /// What an M-Bus device measures.
@@ -72,16 +72,9 @@ const fn reading(
     }
 }
 
+/// A valve's position: a status like the breaker's.
 const fn valve(key: &'static str, name: &'static str) -> Spec {
-    Spec {
-        key,
-        name,
-        unit: None,
-        device_class: None,
-        state_class: None,
-        metric: Some(MetricKind::Gauge),
-        diagnostic: true,
-    }
+    status(key, name, None)
 }
 
 /// Reading and valve spec per `Kind`, in declaration order.
