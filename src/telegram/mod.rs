@@ -285,9 +285,41 @@ fn events(fields: &[String]) -> Vec<PowerFailure> {
         .collect()
 }
 
+/// Every value p1mux knows, the meter's and its M-Bus devices', for
+/// documentation and tests.
+pub fn specs() -> impl Iterator<Item = &'static catalog::Spec> {
+    catalog::base().chain(mbus::specs())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_are_unique_snake_case() {
+        let mut seen = std::collections::HashSet::new();
+        for spec in specs() {
+            assert!(seen.insert(spec.key), "{} twice", spec.key);
+            let ok = spec
+                .key
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            assert!(ok && !spec.key.starts_with('_'), "{}", spec.key);
+            // A counter only grows; a metric has a state class, text has neither.
+            if spec.metric == Some(catalog::MetricKind::Counter) {
+                assert_eq!(
+                    spec.state_class,
+                    Some(catalog::StateClass::TotalIncreasing),
+                    "{}",
+                    spec.key
+                );
+            }
+            if spec.metric.is_none() {
+                assert_eq!(spec.state_class, None, "{}", spec.key);
+            }
+        }
+        assert!(seen.len() > 50);
+    }
 
     const DSMR50: &[u8] = include_bytes!("../../tests/data/dsmr50_iskra_am550_2mbus.txt");
 
