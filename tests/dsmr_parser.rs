@@ -207,13 +207,9 @@ fn parse_line(line: &str) -> BTreeMap<String, String> {
 /// Sends `telegram` three times through p1mux on a pty, each after noise
 /// and a damaged copy, and checks what dsmr_parser made of each.
 fn check(python: &str, telegram: &[u8], damaged: &[u8], version: &str, serial: &[&str]) {
-    let mut pty = Pty::open();
-    let device = pty.slave_path.to_str().unwrap().to_string();
-    let mut args = vec!["--device", device.as_str(), "--no-replay"];
+    let mut args = vec!["--no-replay"];
     args.extend_from_slice(serial);
-    let p1mux = P1mux::serve(&args);
-    let port = p1mux.port();
-    p1mux.wait_for("opened ");
+    let (p1mux, mut pty, port) = P1mux::on_pty(&args);
 
     let mut reader = Reader::start(python, port, version, 3);
     assert_eq!(reader.line(), "connected");

@@ -160,15 +160,11 @@ fn check(python: &Python, p1mux_decrypts: bool, version: &str) {
     let dir = TempDir::new(if p1mux_decrypts { "ha-plain" } else { "ha-enc" });
     let key = dir.0.join("key");
     std::fs::write(&key, KEY_HEX).unwrap();
-    let mut pty = Pty::open();
-    let device = pty.slave_path.to_str().unwrap().to_string();
-    let mut args = vec!["--device", device.as_str(), "--no-replay"];
+    let mut args = vec!["--no-replay"];
     if p1mux_decrypts {
         args.extend(["--key-file", key.to_str().unwrap()]);
     }
-    let p1mux = P1mux::serve(&args);
-    let port = p1mux.port();
-    p1mux.wait_for("opened ");
+    let (p1mux, mut pty, port) = P1mux::on_pty(&args);
     let mut reader = Reader::start(&python.0, port, version, 3, !p1mux_decrypts);
     assert_eq!(reader.line(), "connected");
     p1mux.wait_for(" connected (");
