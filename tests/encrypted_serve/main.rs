@@ -30,6 +30,19 @@ pub fn key_file(dir: &TempDir, name: &str, hex: &str) -> PathBuf {
     path
 }
 
+/// Waits until auto-detection has locked on the test meter's encrypted
+/// frames, from the first one, at 115200 8N1.
+pub fn wait_for_encrypted_lock(p1mux: &P1mux) {
+    let line = p1mux.wait_for("detected: ");
+    assert!(
+        line.contains(
+            "detected: an encrypted meter (system title SAG-1905004217, frame counter 1) at \
+             115200 8N1"
+        ),
+        "{line}"
+    );
+}
+
 /// The SIGUSR1 stats line.
 pub fn stats(p1mux: &P1mux) -> String {
     p1mux.signal(libc::SIGUSR1);

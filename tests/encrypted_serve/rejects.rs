@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::common::*;
 use crate::frames::{Form, KEY_HEX, OTHER_KEY, frame};
-use crate::{key_file, lux, lux_frame, stats};
+use crate::{key_file, lux, lux_frame, stats, wait_for_encrypted_lock};
 
 /// Good frames with every kind of bad one between them: each piece, and
 /// whether it is structurally a whole frame (what passes without a key).
@@ -125,14 +125,7 @@ fn a_wrong_key_is_logged_once_counted_and_named_by_the_silence_warning() {
         }
         n - 1
     });
-    let lock = p1mux.wait_for("detected: ");
-    assert!(
-        lock.contains(
-            "detected: an encrypted meter (system title SAG-1905004217, frame counter 1) at \
-             115200 8N1"
-        ),
-        "{lock}"
-    );
+    wait_for_encrypted_lock(&p1mux);
     let message = "the key does not fit this meter: check the key from your grid operator";
     p1mux.wait_for(message);
     let warning = p1mux.wait_longer_for("no valid telegram for 60s", Duration::from_secs(75));
