@@ -30,7 +30,10 @@ pub use fs::{TempDir, deny_access, point_symlink, set_cloexec};
 pub use net::{assert_closed, assert_silent, connect, connect_from, read_exact};
 pub use process::Daemon;
 pub use pty::{Pty, replug};
-pub use samples::{CAPTURE, NAMED_SAMPLES, SAMPLES, corrupt, crc16, with_crc, with_parity_bit};
+pub use samples::{
+    CAPTURE, NAMED_SAMPLES, SAMPLES, corrupt, crc16, telegram_with_a_valid_suffix, with_crc,
+    with_parity_bit,
+};
 
 /// How long any single wait in a test may take before it fails.
 pub const PATIENCE: Duration = Duration::from_secs(10);
