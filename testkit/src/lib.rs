@@ -4,6 +4,7 @@
 //! - [`pty`]: a pseudo-terminal as the meter's serial port, paced writes;
 //! - [`uart`]: what a real UART would make of the meter's line;
 //! - [`process`]: the spawned daemon, its log, killed on drop;
+//! - [`mosquitto`]: an MQTT broker on loopback;
 //! - [`net`]: TCP clients with timeouts, kernel receive timestamps;
 //! - [`load`]: numbered telegrams and a crowd of clients that checks delivery;
 //! - [`procfs`]: CPU time, memory, descriptors, preemptions of a process;
@@ -19,6 +20,7 @@ use std::time::Duration;
 pub mod fs;
 pub mod host;
 pub mod load;
+pub mod mosquitto;
 pub mod net;
 pub mod process;
 pub mod procfs;
