@@ -9,27 +9,24 @@
 //! its absence fails them (see tests/common/external.rs).
 
 mod common;
+#[path = "common/dsmr_parser.rs"]
+mod dsmr_parser;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, ChildStdout, Command, ExitCode, Stdio};
+use std::io::Read;
+use std::process::ExitCode;
 use std::thread;
 use std::time::Duration;
 
 use common::external::{Tool, needs, plain, run};
 use common::*;
-
-const READER: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/consumers/dsmr_parser_reader.py"
-);
+use dsmr_parser::{Meter, Python, Reader, decimal, find_python};
 
 static DSMR_PARSER: Tool<Python> = Tool::new(
     "Home Assistant's dsmr_parser (Python)",
-    "P1MUX_REQUIRE_DSMR_PARSER",
-    "pip install dsmr_parser==1.11.2, or set P1MUX_PYTHON to a Python that has it \
-     (.ci/run makes one in target/ci-venv)",
-    find_python,
+    dsmr_parser::REQUIRE,
+    dsmr_parser::INSTALL,
+    || find_python("import dsmr_parser", "dsmr_parser"),
 );
 
 fn main() -> ExitCode {
@@ -46,76 +43,12 @@ fn main() -> ExitCode {
     ])
 }
 
-/// A Python that can import dsmr_parser.
-struct Python(String);
-
-fn find_python() -> Result<Python, String> {
-    let python = std::env::var("P1MUX_PYTHON").unwrap_or_else(|_| "python3".into());
-    match Command::new(&python)
-        .args(["-c", "import dsmr_parser"])
-        .stderr(Stdio::null())
-        .status()
-    {
-        Ok(status) if status.success() => Ok(Python(python)),
-        Ok(_) => Err(format!("{python} cannot import dsmr_parser")),
-        Err(e) => Err(format!("cannot run {python}: {e}")),
-    }
-}
-
-/// The Python reader, killed when dropped.
-struct Reader {
-    child: Child,
-    lines: std::io::Lines<BufReader<ChildStdout>>,
-}
-
-impl Reader {
-    fn start(python: &str, port: u16, version: &str, count: usize) -> Reader {
-        let mut child = Command::new(python)
-            .args([
-                READER,
-                "127.0.0.1",
-                &port.to_string(),
-                version,
-                &count.to_string(),
-            ])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("starting the dsmr_parser reader");
-        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        Reader { child, lines }
-    }
-
-    /// The next line it printed; the script times out by itself.
-    fn line(&mut self) -> String {
-        match self.lines.next() {
-            Some(Ok(line)) => line,
-            other => panic!("the dsmr_parser reader ended early: {other:?}"),
-        }
-    }
-}
-
-impl Drop for Reader {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// The value in the first parentheses group of the line for `obis`, as
 /// dsmr_parser prints a Decimal: no leading zeros, trailing ones kept.
 fn value_of(telegram: &str, obis: &str) -> Option<String> {
     let line = telegram.lines().find(|l| l.starts_with(obis))?;
     let inner = line[obis.len()..].strip_prefix('(')?;
     Some(decimal(inner.split(['*', ')']).next()?))
-}
-
-fn decimal(text: &str) -> String {
-    let trimmed = text.trim_start_matches('0');
-    if trimmed.is_empty() || trimmed.starts_with('.') {
-        format!("0{trimmed}")
-    } else {
-        trimmed.to_string()
-    }
 }
 
 /// The gas meter's reading, and for DSMR 4/5 its time stamp: DSMR 4/5 put
@@ -197,25 +130,14 @@ fn expected(telegram: &[u8]) -> BTreeMap<String, String> {
     want
 }
 
-fn parse_line(line: &str) -> BTreeMap<String, String> {
-    line.split_whitespace()
-        .filter_map(|kv| kv.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
-
 /// Sends `telegram` three times through p1mux on a pty, each after noise
 /// and a damaged copy, and checks what dsmr_parser made of each.
-fn check(python: &str, telegram: &[u8], damaged: &[u8], version: &str, serial: &[&str]) {
-    let mut pty = Pty::open();
-    let device = pty.slave_path.to_str().unwrap().to_string();
-    let mut args = vec!["--device", device.as_str(), "--no-replay"];
+fn check(python: &Python, telegram: &[u8], damaged: &[u8], version: &str, serial: &[&str]) {
+    let mut args = vec!["--no-replay"];
     args.extend_from_slice(serial);
-    let p1mux = P1mux::serve(&args);
-    let port = p1mux.port();
-    p1mux.wait_for("opened ");
+    let (p1mux, mut pty, port) = P1mux::on_pty(&args);
 
-    let mut reader = Reader::start(python, port, version, 3);
+    let mut reader = Reader::start(python, port, version, 3, Meter::Dutch);
     assert_eq!(reader.line(), "connected");
     p1mux.wait_for(" connected (");
     let want = expected(telegram);
@@ -226,12 +148,12 @@ fn check(python: &str, telegram: &[u8], damaged: &[u8], version: &str, serial: &
         thread::sleep(Duration::from_millis(100));
     }
     for i in 0..3 {
-        let got = parse_line(&reader.line());
+        let got = reader.values();
         assert_eq!(got, want, "telegram {i}, DSMR {version}");
     }
 }
 
-fn dsmr_2_2(Python(python): &Python) {
+fn dsmr_2_2(python: &Python) {
     // No CRC: the damage p1mux can catch is a parity error, which a
     // driver honouring 7E1 delivers as NUL.
     let mut damaged = SAMPLES[0].to_vec();
@@ -240,7 +162,7 @@ fn dsmr_2_2(Python(python): &Python) {
     check(python, SAMPLES[0], &damaged, "2.2", &serial);
 }
 
-fn dsmr_4_2(Python(python): &Python) {
+fn dsmr_4_2(python: &Python) {
     check(
         python,
         SAMPLES[3],
@@ -250,7 +172,7 @@ fn dsmr_4_2(Python(python): &Python) {
     );
 }
 
-fn dsmr_5_0(Python(python): &Python) {
+fn dsmr_5_0(python: &Python) {
     check(
         python,
         SAMPLES[5],
@@ -262,14 +184,14 @@ fn dsmr_5_0(Python(python): &Python) {
 
 /// The demo meter as Home Assistant reads it: what dsmr_parser makes of
 /// each telegram is what that telegram says, time stamps included.
-fn demo_meter(Python(python): &Python) {
+fn demo_meter(python: &Python) {
     let p1mux = P1mux::serve(&["--demo", "--no-replay"]);
     let port = p1mux.port();
     // A plain client alongside, to see the telegrams themselves.
     let mut raw = p1mux.connect(port);
-    let mut reader = Reader::start(python, port, "5", 3);
+    let mut reader = Reader::start(python, port, "5", 3, Meter::Dutch);
     assert_eq!(reader.line(), "connected");
-    let got: Vec<_> = (0..3).map(|_| parse_line(&reader.line())).collect();
+    let got: Vec<_> = (0..3).map(|_| reader.values()).collect();
     let mut stream = Vec::new();
     let mut buf = [0u8; 4096];
     loop {

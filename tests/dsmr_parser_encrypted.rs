@@ -10,32 +10,34 @@
 //! tests/common/external.rs for what happens without it.
 
 mod common;
+#[path = "common/dsmr_parser.rs"]
+mod dsmr_parser;
 // This file uses a small part of the frame builder.
 #[allow(dead_code)]
 #[path = "encrypted/frames.rs"]
 mod frames;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, ChildStdout, Command, ExitCode, Stdio};
+use std::process::ExitCode;
 use std::thread;
 use std::time::Duration;
 
 use common::external::{Tool, needs, plain, run};
 use common::*;
+use dsmr_parser::{Meter, Python, Reader, decimal, find_python};
 use frames::{KEY_HEX, SMARTY_AK, lux, lux_frame, noise};
-
-const READER: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/consumers/dsmr_parser_encrypted_reader.py"
-);
 
 static DSMR_PARSER: Tool<Python> = Tool::new(
     "Home Assistant's dsmr_parser (Python), with its encrypted meter types",
-    "P1MUX_REQUIRE_DSMR_PARSER",
-    "pip install dsmr_parser==1.11.2, or set P1MUX_PYTHON to a Python that has it \
-     (.ci/run makes one in target/ci-venv)",
-    find_python,
+    dsmr_parser::REQUIRE,
+    dsmr_parser::INSTALL,
+    || {
+        find_python(
+            "from dsmr_parser.clients.telegram_buffer import EncryptedTelegramBuffer; \
+             from dsmr_parser import telegram_specifications as s; s.MSN",
+            "dsmr_parser with its encrypted meter types",
+        )
+    },
 );
 
 fn main() -> ExitCode {
@@ -53,80 +55,15 @@ fn main() -> ExitCode {
     ])
 }
 
-/// A Python whose dsmr_parser reads encrypted frames.
-struct Python(String);
-
-fn find_python() -> Result<Python, String> {
-    let python = std::env::var("P1MUX_PYTHON").unwrap_or_else(|_| "python3".into());
-    let probe = "from dsmr_parser.clients.telegram_buffer import EncryptedTelegramBuffer; \
-                 from dsmr_parser import telegram_specifications as s; s.MSN";
-    match Command::new(&python)
-        .args(["-c", probe])
-        .stderr(Stdio::null())
-        .status()
-    {
-        Ok(status) if status.success() => Ok(Python(python)),
-        Ok(_) => Err(format!(
-            "{python} cannot import dsmr_parser with its encrypted meter types"
-        )),
-        Err(e) => Err(format!("cannot run {python}: {e}")),
-    }
-}
-
-/// The Python reader, killed when dropped.
-struct Reader {
-    child: Child,
-    lines: std::io::Lines<BufReader<ChildStdout>>,
-}
-
-impl Reader {
-    /// `key`: dsmr_parser decrypts, with the Smarty authentication key.
-    fn start(python: &str, port: u16, version: &str, count: usize, key: bool) -> Reader {
-        let ak: String = SMARTY_AK.iter().map(|b| format!("{b:02X}")).collect();
-        let (port, count) = (port.to_string(), count.to_string());
-        let mut args = vec![READER, "127.0.0.1", &port, version, &count];
-        if key {
-            args.extend([KEY_HEX, ak.as_str()]);
-        }
-        let mut child = Command::new(python)
-            .args(args)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("starting the dsmr_parser reader");
-        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        Reader { child, lines }
-    }
-
-    /// The next line it printed; the script times out by itself.
-    fn line(&mut self) -> String {
-        match self.lines.next() {
-            Some(Ok(line)) => line,
-            other => panic!("the dsmr_parser reader ended early: {other:?}"),
-        }
-    }
-}
-
-impl Drop for Reader {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// The value in the parentheses of the line for `obis`, as dsmr_parser
 /// prints it (a Decimal without leading zeros, or the text).
 fn value_of(telegram: &str, obis: &str) -> String {
     let line = telegram.lines().find(|l| l.starts_with(obis)).unwrap();
     let inner = &line[obis.len() + 1..];
     let text = inner.split(['*', ')']).next().unwrap();
-    if !text.contains('.') {
-        return text.to_string();
-    }
-    let trimmed = text.trim_start_matches('0');
-    if trimmed.starts_with('.') {
-        format!("0{trimmed}")
-    } else {
-        trimmed.to_string()
+    match text.contains('.') {
+        true => decimal(text),
+        false => text.to_string(),
     }
 }
 
@@ -146,13 +83,6 @@ fn expected(telegram: &[u8]) -> BTreeMap<String, String> {
     .collect()
 }
 
-fn parse_line(line: &str) -> BTreeMap<String, String> {
-    line.split_whitespace()
-        .filter_map(|kv| kv.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
-
 /// p1mux on a pty (`--key-file` when `p1mux_decrypts`), the reader
 /// connected as `version`, three frames among noise: what it read of each
 /// must be the values of that frame's telegram.
@@ -160,16 +90,14 @@ fn check(python: &Python, p1mux_decrypts: bool, version: &str) {
     let dir = TempDir::new(if p1mux_decrypts { "ha-plain" } else { "ha-enc" });
     let key = dir.0.join("key");
     std::fs::write(&key, KEY_HEX).unwrap();
-    let mut pty = Pty::open();
-    let device = pty.slave_path.to_str().unwrap().to_string();
-    let mut args = vec!["--device", device.as_str(), "--no-replay"];
+    let mut args = vec!["--no-replay"];
     if p1mux_decrypts {
         args.extend(["--key-file", key.to_str().unwrap()]);
     }
-    let p1mux = P1mux::serve(&args);
-    let port = p1mux.port();
-    p1mux.wait_for("opened ");
-    let mut reader = Reader::start(&python.0, port, version, 3, !p1mux_decrypts);
+    let (p1mux, mut pty, port) = P1mux::on_pty(&args);
+    let ak: String = SMARTY_AK.iter().map(|b| format!("{b:02X}")).collect();
+    let keys = (!p1mux_decrypts).then_some((KEY_HEX, ak.as_str()));
+    let mut reader = Reader::start(python, port, version, 3, Meter::Smarty(keys));
     assert_eq!(reader.line(), "connected");
     p1mux.wait_for(" connected (");
     for n in 1..=3 {
@@ -178,7 +106,7 @@ fn check(python: &Python, p1mux_decrypts: bool, version: &str) {
         thread::sleep(Duration::from_millis(100));
     }
     for n in 1..=3 {
-        let got = parse_line(&reader.line());
+        let got = reader.values();
         assert_eq!(got, expected(&lux(n)), "telegram {n}");
     }
 }

@@ -12,7 +12,7 @@ mod hostile;
 use std::io::{BufReader, Read, Write};
 use std::net::TcpListener;
 
-use client::{Events, Gateway, Reply, get, read_reply, start};
+use client::{Events, Reply, get, read_reply, start, start_with_raw_client};
 use common::*;
 use p1mux::config::{Parsed, parse};
 use p1mux::telegram::{Data, Reading};
@@ -44,13 +44,7 @@ fn metric(text: &str, name: &str) -> Option<f64> {
 
 #[test]
 fn every_endpoint_says_what_the_meter_sent() {
-    let Gateway {
-        p1mux,
-        mut pty,
-        raw,
-        http,
-    } = start(&[]);
-    let mut raw_client = p1mux.connect(raw);
+    let (_p1mux, mut pty, mut raw_client, http) = start_with_raw_client(&[]);
     assert_eq!(get(http, "/api/v1/telegram").status, 503, "no telegram yet");
     let mut events = Events::open(http);
     pty.write(DSMR50);

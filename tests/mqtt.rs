@@ -16,7 +16,7 @@ mod outage;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use broker::{Broker, Sub, Tools};
+use broker::{Sub, Tools};
 use common::external::{Tool, needs, plain, run};
 use common::*;
 
@@ -108,7 +108,7 @@ pub fn start(port: u16, extra: &[&str]) -> (P1mux, Pty, u16) {
 
 fn state_is_the_telegram_text(tools: &Tools) {
     let dir = TempDir::new("mqtt-values");
-    let broker = Broker::start(tools, &dir.0, "");
+    let broker = broker::mosquitto(tools, &dir.0, "");
     for (name, sample, id) in [
         ("DSMR 2.2", DSMR22, "ZBEV005106844912"),
         ("DSMR 4.2", DSMR42, "3960221976967177082151037881335713"),
@@ -132,7 +132,7 @@ fn state_is_the_telegram_text(tools: &Tools) {
 
 fn discovery(tools: &Tools) {
     let dir = TempDir::new("mqtt-discovery");
-    let broker = Broker::start(tools, &dir.0, "");
+    let broker = broker::mosquitto(tools, &dir.0, "");
     let sub = Sub::start(tools, broker.port, &["p1mux/+/state"], &[]);
     let (p1mux, mut pty, _) = start(broker.port, &[]);
     pty.write(DSMR50);
@@ -154,7 +154,7 @@ fn discovery(tools: &Tools) {
 
 fn availability(tools: &Tools) {
     let dir = TempDir::new("mqtt-availability");
-    let broker = Broker::start(tools, &dir.0, "");
+    let broker = broker::mosquitto(tools, &dir.0, "");
     let topic = "p1mux/kitchen/availability";
     let sub = Sub::start(tools, broker.port, &[topic], &[]);
     // With --mqtt-id the will is there from the first connection.
@@ -190,7 +190,7 @@ fn availability(tools: &Tools) {
 
 fn interval(tools: &Tools) {
     let dir = TempDir::new("mqtt-interval");
-    let broker = Broker::start(tools, &dir.0, "");
+    let broker = broker::mosquitto(tools, &dir.0, "");
     let topic = "p1mux/m/telegram";
     let sub = Sub::start(tools, broker.port, &[topic], &[]);
     let (p1mux, mut pty, tcp) = start(broker.port, &["--mqtt-id", "m", "--mqtt-interval", "3600"]);

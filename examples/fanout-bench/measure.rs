@@ -59,8 +59,8 @@ impl RowSpec<'_> {
         let (mut more, mut beside) = (Vec::new(), Beside::Nothing);
         if let Setup::Mqtt(qos) = self.setup {
             let tools = self.mosquitto.ok_or("mosquitto is not installed")?;
-            let broker = Broker::start(tools)?;
-            more = broker.p1mux_args(qos);
+            let broker = mqtt::start_broker(tools)?;
+            more = mqtt::p1mux_args(&broker, qos);
             let sub = Subscriber::start(tools, broker.port, qos)?;
             beside = Beside::Mqtt(broker, sub);
         }

@@ -1,15 +1,15 @@
-//! Debian's mosquitto for the MQTT rows, as tests/mqtt starts it: a fresh
-//! broker on a free loopback port per row, and mosquitto_sub on the
-//! telegram and state topics, which must get every measured telegram,
-//! byte for byte.
+//! Debian's mosquitto for the MQTT rows, started as tests/mqtt starts it
+//! (p1mux_testkit::mosquitto): a fresh broker on a free loopback port per
+//! row, and mosquitto_sub on the telegram and state topics, which must get
+//! every measured telegram, byte for byte.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use p1mux_testkit::load::Numbered;
-use p1mux_testkit::process::{self, Daemon};
-use p1mux_testkit::{TempDir, net};
+pub use p1mux_testkit::mosquitto::Broker;
+use p1mux_testkit::process::{self, Daemon, which};
 
 use crate::expect::Expected;
 use crate::report::Extra;
@@ -23,14 +23,6 @@ pub struct Tools {
     pub broker: PathBuf,
     sub: PathBuf,
     stdbuf: PathBuf,
-}
-
-fn which(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin".into(), "/usr/local/sbin".into()])
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file())
 }
 
 /// The tools, or what is missing.
@@ -47,47 +39,19 @@ pub fn find(broker: Option<&Path>) -> Result<Tools, String> {
     })
 }
 
-/// A mosquitto on 127.0.0.1:`port`, killed when dropped.
-pub struct Broker {
-    pub daemon: Daemon,
-    pub port: u16,
-    /// Its configuration file lives here.
-    _dir: TempDir,
+/// A fresh mosquitto on a free loopback port, killed when dropped, and
+/// with the bench if it is killed.
+pub fn start_broker(tools: &Tools) -> Result<Broker, String> {
+    Broker::start_fresh(&tools.broker, process::die_with_parent)
 }
 
-impl Broker {
-    pub fn start(tools: &Tools) -> Result<Broker, String> {
-        let port = net::free_port().map_err(|e| format!("picking a port: {e}"))?;
-        let dir = TempDir::try_new("mosquitto").map_err(|e| format!("temp dir: {e}"))?;
-        // As root, mosquitto would switch to its own user.
-        let user = match nix::unistd::Uid::effective().is_root() {
-            true => "user root\n",
-            false => "",
-        };
-        let config = dir.path().join("mosquitto.conf");
-        let text =
-            format!("listener {port} 127.0.0.1\nallow_anonymous true\nlog_dest stderr\n{user}");
-        std::fs::write(&config, text).map_err(|e| format!("writing {config:?}: {e}"))?;
-        let mut cmd = Command::new(&tools.broker);
-        cmd.arg("-c").arg(&config);
-        process::die_with_parent(&mut cmd);
-        let daemon = Daemon::start(cmd).map_err(|e| format!("starting mosquitto: {e}"))?;
-        daemon.try_wait_for(" running", Duration::from_secs(10))?;
-        Ok(Broker {
-            daemon,
-            port,
-            _dir: dir,
-        })
-    }
-
-    /// p1mux's options to publish to it.
-    pub fn p1mux_args(&self, qos: u8) -> Vec<String> {
-        let url = format!("mqtt://127.0.0.1:{}", self.port);
-        let qos = qos.to_string();
-        ["--mqtt", &url, "--mqtt-id", ID, "--mqtt-qos", &qos]
-            .map(String::from)
-            .to_vec()
-    }
+/// p1mux's options to publish to `broker`.
+pub fn p1mux_args(broker: &Broker, qos: u8) -> Vec<String> {
+    let url = format!("mqtt://127.0.0.1:{}", broker.port);
+    let qos = qos.to_string();
+    ["--mqtt", &url, "--mqtt-id", ID, "--mqtt-qos", &qos]
+        .map(String::from)
+        .to_vec()
 }
 
 /// mosquitto_sub on the meter's telegram and state topics.

@@ -31,11 +31,7 @@ pub fn build_p1mux() -> Result<PathBuf, String> {
 }
 
 pub fn find_ser2net() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin".into(), "/usr/local/sbin".into()])
-        .map(|dir| dir.join("ser2net"))
-        .find(|p| p.is_file())
+    process::which("ser2net")
 }
 
 /// A server under test, listening on `port`, reading the pty at `device`.

@@ -4,6 +4,7 @@
 //! - [`pty`]: a pseudo-terminal as the meter's serial port, paced writes;
 //! - [`uart`]: what a real UART would make of the meter's line;
 //! - [`process`]: the spawned daemon, its log, killed on drop;
+//! - [`mosquitto`]: an MQTT broker on loopback;
 //! - [`net`]: TCP clients with timeouts, kernel receive timestamps;
 //! - [`load`]: numbered telegrams and a crowd of clients that checks delivery;
 //! - [`procfs`]: CPU time, memory, descriptors, preemptions of a process;
@@ -19,6 +20,7 @@ use std::time::Duration;
 pub mod fs;
 pub mod host;
 pub mod load;
+pub mod mosquitto;
 pub mod net;
 pub mod process;
 pub mod procfs;
@@ -30,7 +32,10 @@ pub use fs::{TempDir, deny_access, point_symlink, set_cloexec};
 pub use net::{assert_closed, assert_silent, connect, connect_from, read_exact};
 pub use process::Daemon;
 pub use pty::{Pty, replug};
-pub use samples::{CAPTURE, NAMED_SAMPLES, SAMPLES, corrupt, crc16, with_crc, with_parity_bit};
+pub use samples::{
+    CAPTURE, NAMED_SAMPLES, SAMPLES, corrupt, crc16, telegram_with_a_valid_suffix, with_crc,
+    with_parity_bit,
+};
 
 /// How long any single wait in a test may take before it fails.
 pub const PATIENCE: Duration = Duration::from_secs(10);

@@ -4,7 +4,7 @@
 use std::ffi::OsStr;
 use std::io::{self, BufRead, BufReader, Read};
 use std::net::TcpStream;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{Receiver, channel};
 use std::sync::{Arc, Mutex};
@@ -182,6 +182,12 @@ impl Daemon {
         }
     }
 
+    /// SIGKILL, and waits until it is gone.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Resident memory in KiB.
     pub fn vm_rss_kib(&self) -> u64 {
         procfs::vm_rss_kib(self.pid()).expect("VmRSS of a running process")
@@ -190,9 +196,18 @@ impl Daemon {
 
 impl Drop for Daemon {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.kill();
     }
+}
+
+/// A program on PATH, or in /usr/sbin or /usr/local/sbin, where Debian
+/// puts daemons (mosquitto, ser2net) that a user's PATH may lack.
+pub fn which(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin".into(), "/usr/local/sbin".into()])
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
 }
 
 /// Makes the process `cmd` starts die with the thread that starts it, so

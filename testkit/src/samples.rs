@@ -83,6 +83,20 @@ pub fn with_crc(body: &str) -> Vec<u8> {
     format!("{body}{:04X}\r\n", crc16(body.as_bytes())).into_bytes()
 }
 
+/// A frame with a telegram inside: `/A` and six digits, then a whole
+/// telegram body (Holley-style ident), the digits chosen so that the frame
+/// and the telegram from its second '/' have the same CRC, the one the
+/// frame ends with. Both pass their CRC check.
+pub fn telegram_with_a_valid_suffix() -> Vec<u8> {
+    let tail = "/ISK5\\2M550T-1012\r\n\r\n1-0:1.8.1(000123.456*kWh)\r\n!";
+    let want = crc16(tail.as_bytes());
+    let longer = (0..)
+        .map(|n| format!("/A{n:06}{tail}"))
+        .find(|t| crc16(t.as_bytes()) == want)
+        .unwrap();
+    with_crc(&longer)
+}
+
 /// Where the CRC of `telegram` starts: just after its last '!'.
 fn crc_at(telegram: &[u8]) -> Option<usize> {
     telegram.iter().rposition(|&b| b == b'!').map(|i| i + 1)
@@ -152,6 +166,15 @@ mod tests {
         let t = with_crc("/XYZ5\r\n\r\n1-0:1.8.1(000001.000*kWh)\r\n!");
         assert!(crc_ok(&t));
         assert!(t.ends_with(b"\r\n"));
+    }
+
+    #[test]
+    fn the_telegram_with_a_valid_suffix_is_two_valid_telegrams() {
+        let t = telegram_with_a_valid_suffix();
+        let second = t.iter().skip(1).position(|&b| b == b'/').unwrap() + 1;
+        assert_eq!(second, 8, "/A and six digits");
+        assert!(crc_ok(&t));
+        assert!(crc_ok(&t[second..]));
     }
 
     #[test]

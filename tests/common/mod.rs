@@ -28,6 +28,19 @@ impl P1mux {
         P1mux::spawn(&all, |_| {})
     }
 
+    /// `p1mux serve ARGS` on a fresh pty as the meter, once it has opened
+    /// the port (bytes written from then on are read raw); and its port.
+    pub fn on_pty(args: &[&str]) -> (P1mux, Pty, u16) {
+        let pty = Pty::open();
+        let device = pty.slave_path.to_str().unwrap().to_string();
+        let mut all = vec!["--device", device.as_str()];
+        all.extend_from_slice(args);
+        let p1mux = P1mux::serve(&all);
+        let port = p1mux.port();
+        p1mux.wait_for(&format!("opened {device}"));
+        (p1mux, pty, port)
+    }
+
     /// Starts `p1mux ARGS` with RUST_LOG=debug, `adjust`ed.
     pub fn spawn(args: &[&str], adjust: impl FnOnce(&mut Command)) -> P1mux {
         P1mux(Daemon::spawn(p1mux_bin(), args, adjust))

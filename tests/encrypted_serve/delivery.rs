@@ -10,11 +10,11 @@ use std::time::Duration;
 
 use crate::common::*;
 use crate::frames::{KEY_HEX, noise};
-use crate::{key_file, lux, lux_frame, start, stats};
+use crate::{key_file, lux, lux_frame, stats};
 
 #[test]
 fn without_a_key_each_frame_reaches_each_client_whole_in_one_read() {
-    let (p1mux, mut pty, port) = start(&[]);
+    let (p1mux, mut pty, port) = P1mux::on_pty(&[]);
     let mut clients = [p1mux.connect(port), p1mux.connect(port)];
     for n in 1..=4 {
         let frame = lux_frame(n);
@@ -53,7 +53,7 @@ fn split_at_every_offset(with_key: bool) {
     if with_key {
         args.extend(["--key-file", key.to_str().unwrap()]);
     }
-    let (p1mux, mut pty, port) = start(&args);
+    let (p1mux, mut pty, port) = P1mux::on_pty(&args);
     let mut client = p1mux.connect(port);
     let count = lux_frame(1).len() as u32 + 1;
     let expected: Vec<Vec<u8>> = (1..=count)
@@ -96,7 +96,7 @@ fn with_a_key_frames_split_at_every_offset_come_through_once_as_telegrams() {
 fn with_a_key_clients_get_plain_dsmr_and_a_new_client_its_replay() {
     let dir = TempDir::new("plain");
     let key = key_file(&dir, "key", KEY_HEX);
-    let (p1mux, mut pty, port) = start(&["--key-file", key.to_str().unwrap()]);
+    let (p1mux, mut pty, port) = P1mux::on_pty(&["--key-file", key.to_str().unwrap()]);
     let told = format!(
         "encrypted frames will be decrypted with the key in {}",
         key.display()

@@ -18,7 +18,7 @@ mod rejects;
 
 use std::path::PathBuf;
 
-use common::{P1mux, Pty, TempDir};
+use common::{P1mux, TempDir};
 pub use frames::{LUX, lux, lux_frame};
 
 /// A key file in `dir`, readable by its owner only, as the guide says.
@@ -30,17 +30,17 @@ pub fn key_file(dir: &TempDir, name: &str, hex: &str) -> PathBuf {
     path
 }
 
-/// `p1mux serve ARGS` on a fresh pty, once the port is open (bytes
-/// written from then on are read raw).
-pub fn start(args: &[&str]) -> (P1mux, Pty, u16) {
-    let pty = Pty::open();
-    let device = pty.slave_path.to_str().unwrap().to_string();
-    let mut all = vec!["--device", device.as_str()];
-    all.extend_from_slice(args);
-    let p1mux = P1mux::serve(&all);
-    let port = p1mux.port();
-    p1mux.wait_for(&format!("opened {device}"));
-    (p1mux, pty, port)
+/// Waits until auto-detection has locked on the test meter's encrypted
+/// frames, from the first one, at 115200 8N1.
+pub fn wait_for_encrypted_lock(p1mux: &P1mux) {
+    let line = p1mux.wait_for("detected: ");
+    assert!(
+        line.contains(
+            "detected: an encrypted meter (system title SAG-1905004217, frame counter 1) at \
+             115200 8N1"
+        ),
+        "{line}"
+    );
 }
 
 /// The SIGUSR1 stats line.

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::common::*;
 use crate::frames::{Form, KEY_HEX, OTHER_KEY, frame};
-use crate::{key_file, lux, lux_frame, start, stats};
+use crate::{key_file, lux, lux_frame, stats, wait_for_encrypted_lock};
 
 /// Good frames with every kind of bad one between them: each piece, and
 /// whether it is structurally a whole frame (what passes without a key).
@@ -45,7 +45,7 @@ const GOOD: [u32; 7] = [1, 3, 5, 6, 8, 10, 12];
 fn with_a_key_each_bad_frame_is_counted_by_reason_and_the_next_one_comes_through() {
     let dir = TempDir::new("rejects-key");
     let key = key_file(&dir, "key", KEY_HEX);
-    let (p1mux, mut pty, port) = start(&["--key-file", key.to_str().unwrap()]);
+    let (p1mux, mut pty, port) = P1mux::on_pty(&["--key-file", key.to_str().unwrap()]);
     let mut client = p1mux.connect(port);
     for (piece, _) in troubled_stream() {
         pty.write(&piece);
@@ -77,7 +77,7 @@ fn with_a_key_each_bad_frame_is_counted_by_reason_and_the_next_one_comes_through
 
 #[test]
 fn without_a_key_frames_pass_as_they_came_and_broken_structure_is_counted() {
-    let (p1mux, mut pty, port) = start(&[]);
+    let (p1mux, mut pty, port) = P1mux::on_pty(&[]);
     let mut client = p1mux.connect(port);
     let pieces = troubled_stream();
     for (piece, _) in &pieces {
@@ -111,7 +111,7 @@ fn a_wrong_key_is_logged_once_counted_and_named_by_the_silence_warning() {
     let dir = TempDir::new("wrong-key");
     let hex: String = OTHER_KEY.iter().map(|b| format!("{b:02X}")).collect();
     let key = key_file(&dir, "key", &hex);
-    let (p1mux, pty, port) = start(&["--key-file", key.to_str().unwrap()]);
+    let (p1mux, pty, port) = P1mux::on_pty(&["--key-file", key.to_str().unwrap()]);
     let mut client = p1mux.connect(port);
     let meter = thread::spawn(move || {
         let mut pty = pty;
@@ -125,14 +125,7 @@ fn a_wrong_key_is_logged_once_counted_and_named_by_the_silence_warning() {
         }
         n - 1
     });
-    let lock = p1mux.wait_for("detected: ");
-    assert!(
-        lock.contains(
-            "detected: an encrypted meter (system title SAG-1905004217, frame counter 1) at \
-             115200 8N1"
-        ),
-        "{lock}"
-    );
+    wait_for_encrypted_lock(&p1mux);
     let message = "the key does not fit this meter: check the key from your grid operator";
     p1mux.wait_for(message);
     let warning = p1mux.wait_longer_for("no valid telegram for 60s", Duration::from_secs(75));

@@ -4,7 +4,9 @@
 //! absence), and however many '/' the frame holds.
 
 use p1mux::framer::{Framer, MAX_FRAME, Parity, Reject};
-use p1mux_testkit::{NAMED_SAMPLES, SAMPLES, crc16, with_crc, with_parity_bit};
+use p1mux_testkit::{
+    NAMED_SAMPLES, SAMPLES, crc16, telegram_with_a_valid_suffix, with_crc, with_parity_bit,
+};
 
 use crate::{HOLLEY, Output, feed, frame_all, frame_bytewise, frame_split, noise, t211};
 
@@ -135,13 +137,7 @@ fn several_cut_heads_in_a_row_count_once() {
 fn of_two_suffixes_that_pass_the_longer_is_the_telegram() {
     // A constructed frame in which two later '/' begin a suffix whose CRC
     // matches: the first is taken, as it is for Holley's ident.
-    let tail = "/ISK5\\2M550T-1012\r\n\r\n1-0:1.8.1(000123.456*kWh)\r\n!";
-    let want = crc16(tail.as_bytes());
-    let longer = (0..)
-        .map(|n| format!("/A{n:06}{tail}"))
-        .find(|t| crc16(t.as_bytes()) == want)
-        .unwrap();
-    let longer = format!("{longer}{want:04X}\r\n").into_bytes();
+    let longer = telegram_with_a_valid_suffix();
     let stream = [b"/0-0:96.1.1(12", &longer[..]].concat();
     assert_recovered(
         &frame_all(Parity::None, &stream),

@@ -38,6 +38,19 @@ pub fn start(args: &[&str]) -> Gateway {
     }
 }
 
+/// [`start`], and a client of the raw port that p1mux has seen connect:
+/// p1mux, the meter, that client and the HTTP port.
+pub fn start_with_raw_client(args: &[&str]) -> (P1mux, Pty, TcpStream, u16) {
+    let Gateway {
+        p1mux,
+        pty,
+        raw,
+        http,
+    } = start(args);
+    let raw_client = p1mux.connect(raw);
+    (p1mux, pty, raw_client, http)
+}
+
 /// One response.
 #[derive(Debug)]
 pub struct Reply {

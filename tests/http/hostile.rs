@@ -6,18 +6,12 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::DSMR50;
-use crate::client::{Events, Gateway, connect, get, read_reply, start, with_power};
+use crate::client::{Events, connect, get, read_reply, start, start_with_raw_client, with_power};
 use crate::common::*;
 
 #[test]
 fn hostile_clients_hurt_neither_the_meter_nor_memory() {
-    let Gateway {
-        p1mux,
-        mut pty,
-        raw,
-        http,
-    } = start(&[]);
-    let mut raw_client = p1mux.connect(raw);
+    let (p1mux, mut pty, mut raw_client, http) = start_with_raw_client(&[]);
     pty.write(DSMR50);
     read_exact(&mut raw_client, DSMR50.len());
     // Warm up, so that the baseline includes what any serving allocates.
@@ -143,13 +137,8 @@ fn get_status(port: u16) -> u16 {
 
 #[test]
 fn a_stream_that_stops_reading_loses_only_its_own_events() {
-    let Gateway {
-        p1mux,
-        mut pty,
-        raw,
-        http,
-    } = start(&["--client-buffer", "16K"]);
-    let mut raw_client = p1mux.connect(raw);
+    let (_p1mux, mut pty, mut raw_client, http) =
+        start_with_raw_client(&["--client-buffer", "16K"]);
     // A small receive window, never read: its queue must fill.
     let stuck = {
         let socket =

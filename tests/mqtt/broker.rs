@@ -1,5 +1,6 @@
-//! A real mosquitto for the tests: started on a free loopback port with a
-//! config written to a temp dir, and mosquitto_sub as the subscriber.
+//! A real mosquitto for the tests (p1mux_testkit::mosquitto: a free
+//! loopback port, a config written to a temp dir), and mosquitto_sub as the
+//! subscriber.
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -8,7 +9,9 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::common::PATIENCE;
+use crate::common::mosquitto::Broker;
+use crate::common::process::which;
+use crate::common::{PATIENCE, net};
 
 /// The programs of Debian's mosquitto and mosquitto-clients.
 pub struct Tools {
@@ -19,14 +22,6 @@ pub struct Tools {
     /// mosquitto_sub buffers its output in a pipe: coreutils' stdbuf
     /// makes it line-buffered, so each message arrives when it does.
     pub stdbuf: PathBuf,
-}
-
-fn which(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin".into(), "/usr/local/sbin".into()])
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file())
 }
 
 pub fn find_mosquitto() -> Result<Tools, String> {
@@ -45,12 +40,6 @@ pub fn find_mosquitto_and_openssl() -> Result<(Tools, PathBuf), String> {
     let tools = find_mosquitto()?;
     let openssl = which("openssl").ok_or("openssl is not on PATH")?;
     Ok((tools, openssl))
-}
-
-/// A port that was free a moment ago.
-pub fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
 }
 
 /// Lines of a child's output, collected on a thread.
@@ -74,107 +63,14 @@ impl Lines {
         }
         Lines { rx, log }
     }
-
-    fn wait_for(&self, what: &str, needle: &str) -> String {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.rx.recv_timeout(left) {
-                Ok(line) if line.contains(needle) => return line,
-                Ok(_) => {}
-                Err(_) => panic!(
-                    "{what} never printed {needle:?}; it printed:\n{}",
-                    self.log.lock().unwrap().join("\n")
-                ),
-            }
-        }
-    }
 }
 
-/// A mosquitto process, killed when dropped.
-pub struct Broker {
-    child: Child,
-    lines: Lines,
-    pub port: u16,
-    pub config: PathBuf,
-    program: PathBuf,
-}
-
-impl Broker {
-    /// Starts mosquitto with `listener PORT 127.0.0.1` and `extra` config
-    /// lines, in `dir`.
-    pub fn start(tools: &Tools, dir: &Path, extra: &str) -> Broker {
-        Broker::start_on(tools, dir, free_port(), extra)
-    }
-
-    pub fn start_on(tools: &Tools, dir: &Path, port: u16, extra: &str) -> Broker {
-        // SAFETY: geteuid has no preconditions.
-        let root = unsafe { libc::geteuid() } == 0;
-        let config = dir.join(format!("mosquitto-{port}.conf"));
-        let text = format!(
-            "listener {port} 127.0.0.1\nlog_dest stderr\nlog_type all\n{}{extra}\n",
-            // As root, mosquitto would switch to its own user, which cannot
-            // read the test's files.
-            if root { "user root\n" } else { "" }
-        );
-        if !extra.contains("allow_anonymous") && !extra.contains("password_file") {
-            std::fs::write(&config, format!("{text}allow_anonymous true\n")).unwrap();
-        } else {
-            std::fs::write(&config, text).unwrap();
-        }
-        let mut broker = Broker {
-            child: Command::new(&tools.broker)
-                .arg("-c")
-                .arg(&config)
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("starting mosquitto"),
-            lines: Lines {
-                rx: channel().1,
-                log: Arc::default(),
-            },
-            port,
-            config,
-            program: tools.broker.clone(),
-        };
-        broker.attach();
-        broker
-    }
-
-    fn attach(&mut self) {
-        let out: Box<dyn Read + Send> = Box::new(self.child.stdout.take().unwrap());
-        let err: Box<dyn Read + Send> = Box::new(self.child.stderr.take().unwrap());
-        self.lines = Lines::new(vec![out, err]);
-        self.lines.wait_for("mosquitto", " running");
-    }
-
-    /// Kills it (SIGKILL: no goodbye to anyone) and waits until it is gone.
-    pub fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    /// Starts it again with the same config, on the same port.
-    pub fn restart(&mut self) {
-        self.kill();
-        self.child = Command::new(&self.program)
-            .arg("-c")
-            .arg(&self.config)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("restarting mosquitto");
-        self.attach();
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        self.kill();
-    }
+/// mosquitto on a port that was free, logging everything, with `extra`
+/// config lines, its config in `dir`; killed when dropped.
+pub fn mosquitto(tools: &Tools, dir: &Path, extra: &str) -> Broker {
+    let port = net::free_port().expect("a free port");
+    let extra = format!("log_type all\n{extra}");
+    Broker::start(&tools.broker, dir, port, &extra, |_| {}).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// One message a subscriber got.

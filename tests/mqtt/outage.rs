@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use crc::{CRC_16_ARC, Crc};
 
-use crate::broker::{self, Broker, Sub, Tools};
+use crate::broker::{self, Sub, Tools};
 use crate::common::*;
 use crate::{DSMR50, start};
 
@@ -37,7 +37,7 @@ pub fn broker_killed_mid_stream(tools: &Tools) {
         "persistence true\npersistence_location {}/\nautosave_interval 1\nautosave_on_changes true\n",
         dir.0.display()
     );
-    let mut broker = Broker::start(tools, &dir.0, &persistence);
+    let mut broker = broker::mosquitto(tools, &dir.0, &persistence);
     let topic = "p1mux/m/telegram";
     // A collector with a persistent session: while it is away the broker
     // keeps its QoS 1 messages, across the broker's restart too.
@@ -66,7 +66,7 @@ pub fn broker_killed_mid_stream(tools: &Tools) {
             "a TCP client lost a telegram"
         );
     }
-    broker.restart();
+    broker.restart().unwrap_or_else(|e| panic!("{e}"));
     p1mux.wait_longer_for("mqtt: connected to", Duration::from_secs(30));
     let sub = Sub::start(tools, broker.port, &[topic], &collector);
     for t in &telegrams[8..] {
@@ -123,7 +123,7 @@ pub fn wrong_password(tools: &Tools) {
         "allow_anonymous false\npassword_file {}\n",
         passwd.display()
     );
-    let broker = Broker::start(tools, &dir.0, &extra);
+    let broker = broker::mosquitto(tools, &dir.0, &extra);
     let url = format!("mqtt://p1mux@127.0.0.1:{}", broker.port);
     let wrong = dir.0.join("wrong");
     std::fs::write(&wrong, "wrong staple\n").unwrap();
@@ -195,14 +195,14 @@ fn start_as(url: &str, extra: &[&str]) -> (P1mux, Pty, u16) {
 pub fn tls((tools, openssl): &(Tools, std::path::PathBuf)) {
     let dir = TempDir::new("mqtt-tls");
     let (ca, cert, key) = broker::make_certificates(openssl, &dir.0);
-    let tls_port = broker::free_port();
+    let tls_port = net::free_port().expect("a free port");
     let extra = format!(
         "listener {tls_port} 127.0.0.1\ncafile {}\ncertfile {}\nkeyfile {}\n",
         ca.display(),
         cert.display(),
         key.display()
     );
-    let broker = Broker::start(tools, &dir.0, &extra);
+    let broker = broker::mosquitto(tools, &dir.0, &extra);
     let sub = Sub::start(tools, broker.port, &["p1mux/#"], &[]);
     // By name: the lookup runs on a helper thread, and the certificate
     // must name localhost.
@@ -229,7 +229,7 @@ pub fn tls((tools, openssl): &(Tools, std::path::PathBuf)) {
 }
 
 pub fn no_broker() {
-    let port = broker::free_port();
+    let port = net::free_port().expect("a free port");
     let pty = Pty::open();
     let device = pty.slave_path.to_str().unwrap().to_string();
     let mut pty = pty;

@@ -3,7 +3,7 @@
 //! resync rules choose.
 
 use p1mux::framer::{MAX_FRAME, Parity};
-use p1mux_testkit::{CAPTURE, SAMPLES, crc16, with_parity_bit};
+use p1mux_testkit::{CAPTURE, SAMPLES, telegram_with_a_valid_suffix, with_parity_bit};
 
 use crate::differential::{Said, differential, telegram_of_len};
 
@@ -104,13 +104,7 @@ fn where_the_resync_rules_choose_they_match_the_byte_at_a_time_framer() {
         };
         assert_eq!(said.last(), Some(&want), "{len}");
     }
-    let tail = "/ISK5\\2M550T-1012\r\n\r\n1-0:1.8.1(000123.456*kWh)\r\n!";
-    let want = crc16(tail.as_bytes());
-    let longer = (0..)
-        .map(|n| format!("/A{n:06}{tail}"))
-        .find(|t| crc16(t.as_bytes()) == want)
-        .unwrap();
-    let two = format!("/0-0:96.1.1(12{longer}{want:04X}\r\n");
+    let two = [b"/0-0:96.1.1(12", &telegram_with_a_valid_suffix()[..]].concat();
     let headers = [
         &SAMPLES[1][..310],
         &SAMPLES[1][..7],
@@ -118,7 +112,7 @@ fn where_the_resync_rules_choose_they_match_the_byte_at_a_time_framer() {
         SAMPLES[0],
     ]
     .concat();
-    for input in [two.as_bytes(), &headers] {
+    for input in [&two, &headers] {
         for read in [1, 7, input.len()] {
             let cuts: Vec<(usize, bool)> = (read..input.len())
                 .step_by(read)

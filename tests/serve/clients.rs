@@ -8,11 +8,10 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::common::*;
-use crate::start;
 
 #[test]
 fn a_client_that_never_reads_hurts_nobody() {
-    let (p1mux, mut pty, port) = start(&[]);
+    let (p1mux, mut pty, port) = P1mux::on_pty(&[]);
     let _stuck = p1mux.connect(port);
     let readers: Vec<TcpStream> = (0..3).map(|_| p1mux.connect(port)).collect();
 
@@ -68,7 +67,7 @@ fn a_client_that_never_reads_hurts_nobody() {
 
 #[test]
 fn max_clients_closes_extra_connections() {
-    let (p1mux, mut pty, port) = start(&["--max-clients", "2"]);
+    let (p1mux, mut pty, port) = P1mux::on_pty(&["--max-clients", "2"]);
     let mut a = p1mux.connect(port);
     let mut b = p1mux.connect(port);
     let mut c = connect(port);
@@ -152,7 +151,7 @@ fn out_of_file_descriptors_neither_spins_nor_stops_serving() {
 
 #[test]
 fn client_input_is_discarded_and_a_flood_hurts_nobody() {
-    let (p1mux, mut pty, port) = start(&[]);
+    let (p1mux, mut pty, port) = P1mux::on_pty(&[]);
     let mut reader = p1mux.connect(port);
     let mut flooder = p1mux.connect(port);
     let flood = thread::spawn(move || {
@@ -244,7 +243,7 @@ fn allow_limits_who_may_connect_ipv4_mapped_included() {
 
 #[test]
 fn clients_that_half_close_reset_or_vanish_hurt_nobody() {
-    let (p1mux, mut pty, port) = start(&["--no-replay"]);
+    let (p1mux, mut pty, port) = P1mux::on_pty(&["--no-replay"]);
     let sockets_before = sockets(&p1mux);
     let mut reader = p1mux.connect(port);
     // Half-closes its side at once (as `ncat < /dev/null` does).

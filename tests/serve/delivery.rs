@@ -11,11 +11,10 @@ use p1mux_testkit::pty::InputModes;
 use p1mux_testkit::samples::crc_ok;
 
 use crate::common::*;
-use crate::start;
 
 #[test]
 fn ten_clients_get_every_valid_telegram_in_order_and_nothing_else() {
-    let (p1mux, mut pty, port) = start(&[]);
+    let (p1mux, mut pty, port) = P1mux::on_pty(&[]);
     let mut clients: Vec<TcpStream> = (0..10).map(|_| p1mux.connect(port)).collect();
 
     let mut expected = Vec::new();
@@ -54,7 +53,7 @@ fn ten_clients_get_every_valid_telegram_in_order_and_nothing_else() {
 #[test]
 fn each_telegram_starts_a_fresh_client_read() {
     // What Domoticz needs: '/' first in a read, nothing after the '!' line.
-    let (p1mux, mut pty, port) = start(&[]);
+    let (p1mux, mut pty, port) = P1mux::on_pty(&[]);
     let mut client = p1mux.connect(port);
     for sample in SAMPLES {
         // The meter sends in two bursts with a pause, as some do.
@@ -72,7 +71,7 @@ fn each_telegram_starts_a_fresh_client_read() {
 #[test]
 fn forward_all_includes_bad_crc_and_raw_passes_bytes_through() {
     let bad = corrupt(SAMPLES[6]);
-    let (p1mux, mut pty, port) = start(&["--forward", "all"]);
+    let (p1mux, mut pty, port) = P1mux::on_pty(&["--forward", "all"]);
     let mut client = p1mux.connect(port);
     pty.write(b"noise\r\n");
     pty.write(&bad);
@@ -81,7 +80,7 @@ fn forward_all_includes_bad_crc_and_raw_passes_bytes_through() {
     assert_eq!(read_exact(&mut client, SAMPLES[6].len()), SAMPLES[6]);
     drop(p1mux);
 
-    let (p1mux, mut pty, port) = start(&["--forward", "raw"]);
+    let (p1mux, mut pty, port) = P1mux::on_pty(&["--forward", "raw"]);
     let mut client = p1mux.connect(port);
     let mut raw = b"\x00\xffnoise\r\n".to_vec();
     raw.extend_from_slice(&bad);
@@ -91,7 +90,7 @@ fn forward_all_includes_bad_crc_and_raw_passes_bytes_through() {
 
 #[test]
 fn seven_e1_sets_the_port_and_strips_parity_either_way() {
-    let (p1mux, mut pty, port) = start(&["--baud", "9600"]);
+    let (p1mux, mut pty, port) = P1mux::on_pty(&["--baud", "9600"]);
     // Linux's pty driver forces CS8 and clears PARENB whatever is asked, so
     // the 7E1 request shows in what it keeps: input parity checking, with
     // errors delivered as NUL (neither ignored nor marked), and the speed.

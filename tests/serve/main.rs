@@ -12,18 +12,3 @@ mod delivery;
 mod errors;
 mod replay;
 mod signals;
-
-use common::{P1mux, Pty};
-
-/// Starts p1mux on a fresh pty and waits until the port is configured, so
-/// bytes written from now on are read raw.
-fn start(args: &[&str]) -> (P1mux, Pty, u16) {
-    let pty = Pty::open();
-    let device = pty.slave_path.to_str().unwrap().to_string();
-    let mut all = vec!["--device", device.as_str()];
-    all.extend_from_slice(args);
-    let p1mux = P1mux::serve(&all);
-    let port = p1mux.port();
-    p1mux.wait_for(&format!("opened {device}"));
-    (p1mux, pty, port)
-}

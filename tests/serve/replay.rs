@@ -9,13 +9,12 @@ use std::time::{Duration, Instant};
 use p1mux_testkit::load::Numbered;
 
 use crate::common::*;
-use crate::start;
 
 #[test]
 fn new_client_gets_the_last_telegram_unless_no_replay() {
     for replay in [true, false] {
         let args: &[&str] = if replay { &[] } else { &["--no-replay"] };
-        let (p1mux, mut pty, port) = start(args);
+        let (p1mux, mut pty, port) = P1mux::on_pty(args);
         let mut first = p1mux.connect(port);
         pty.write(SAMPLES[3]);
         assert_eq!(read_exact(&mut first, SAMPLES[3].len()), SAMPLES[3]);
@@ -55,7 +54,7 @@ fn a_client_that_reconnects_for_every_telegram_gets_each_once_at_full_pace() {
 }
 
 fn datalogger(interval: Duration, sleep: Duration) {
-    let (p1mux, pty, port) = start(&[]);
+    let (p1mux, pty, port) = P1mux::on_pty(&[]);
     // Six telegrams that differ in their timestamps (and CRCs).
     let numbered = Numbered::new(SAMPLES[6], 6).unwrap();
     let sent: Vec<Vec<u8>> = (0..numbered.len())

@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use crate::common::*;
-use crate::start;
 
 #[test]
 fn unplug_and_replug_through_a_symlink_keeps_clients() {
@@ -43,7 +42,7 @@ fn unplug_and_replug_through_a_symlink_keeps_clients() {
 
 #[test]
 fn sighup_reopens_the_port() {
-    let (p1mux, mut pty, port) = start(&[]);
+    let (p1mux, mut pty, port) = P1mux::on_pty(&[]);
     let mut client = p1mux.connect(port);
     p1mux.signal(libc::SIGHUP);
     p1mux.wait_for("SIGHUP: reopening");
@@ -54,7 +53,7 @@ fn sighup_reopens_the_port() {
 
 #[test]
 fn sigterm_exits_zero_and_closes_clients() {
-    let (mut p1mux, _pty, port) = start(&[]);
+    let (mut p1mux, _pty, port) = P1mux::on_pty(&[]);
     let mut client = p1mux.connect(port);
     p1mux.signal(libc::SIGTERM);
     let status = p1mux
@@ -68,7 +67,7 @@ fn sigterm_exits_zero_and_closes_clients() {
 #[test]
 fn the_stats_line_counts_what_clients_were_sent() {
     // Telegrams with no client to take them are not "sent to clients".
-    let (p1mux, mut pty, port) = start(&[]);
+    let (p1mux, mut pty, port) = P1mux::on_pty(&[]);
     pty.write(SAMPLES[5]);
     p1mux.wait_for("detected: ");
     p1mux.signal(libc::SIGUSR1);
