@@ -34,6 +34,8 @@
 //!   the broker's) without blocking the loop; [`net::accept`] takes the
 //!   hub's and the HTTP output's inbound ones (`--allow`, a limit, out of
 //!   file descriptors), and [`net::slots`] keeps them by token.
+//! - [`outage`]: the retry schedule and one warning per outage, for the
+//!   meter inputs and the broker alike.
 //! - [`gateway`]: tokens, the poll loop and signals; nothing else.
 //! - [`cli`] parses the command line, [`config`] validates it; [`probe`] is
 //!   `p1mux probe`; [`logging`] sets up the log; [`error`] is the start-up error.
@@ -53,6 +55,7 @@ pub mod line;
 pub mod logging;
 pub mod mqtt;
 pub mod net;
+pub mod outage;
 pub mod output;
 pub mod pipeline;
 pub mod probe;

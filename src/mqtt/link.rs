@@ -17,6 +17,7 @@ use super::config::Broker;
 use super::transport::Transport;
 use crate::error::StartError;
 use crate::net::connect::{Connector, Outcome};
+use crate::outage::Outage;
 
 /// First wait before trying again; doubles up to [`MAX_BACKOFF`].
 pub const FIRST_BACKOFF: Duration = Duration::from_secs(1);
@@ -30,11 +31,9 @@ pub struct Link {
     /// The attempt under way, if any; its token is the transport's.
     connector: Connector,
     transport: Option<Transport>,
-    /// When the next attempt is due, while neither up nor trying.
-    retry_at: Instant,
-    backoff: Duration,
-    /// This outage was logged at warn; more failures go to debug.
-    logged: bool,
+    /// When the next attempt is due, while neither up nor trying, and
+    /// whether this outage was warned about.
+    outage: Outage,
     /// Whether write interest is registered, while up.
     writable: bool,
     /// Why the last attempt failed, for status and the stats line.
@@ -57,9 +56,7 @@ impl Link {
             tls,
             connector,
             transport: None,
-            retry_at: now,
-            backoff: FIRST_BACKOFF,
-            logged: false,
+            outage: Outage::with_backoff(now, FIRST_BACKOFF, MAX_BACKOFF),
             writable: false,
             last_error: None,
         })
@@ -75,7 +72,7 @@ impl Link {
 
     pub fn due_at(&self) -> Option<Instant> {
         if self.waiting() {
-            Some(self.retry_at)
+            Some(self.outage.retry_at())
         } else {
             self.connector.due_at()
         }
@@ -89,7 +86,7 @@ impl Link {
     /// Starts an attempt when one is due; gives up a connect that hangs.
     /// True when the transport just came up.
     pub fn on_time(&mut self, registry: &Registry, now: Instant) -> bool {
-        let outcome = if self.waiting() && now >= self.retry_at {
+        let outcome = if self.waiting() && now >= self.outage.retry_at() {
             let (host, port) = (&self.broker.host, self.broker.port);
             self.connector.start(registry, host, port, now)
         } else {
@@ -139,7 +136,7 @@ impl Link {
     pub fn failed(&mut self, registry: &Registry, why: &str, now: Instant) {
         let was_up = self.drop_connection(registry);
         let message = format!("mqtt: {}: {why}", self.broker);
-        if self.logged {
+        if !self.outage.first_failure() {
             debug!("{message}");
         } else if was_up {
             warn!("{message}; reconnecting, and keeping the newest telegrams meanwhile");
@@ -149,16 +146,13 @@ impl Link {
                 MAX_BACKOFF.as_secs()
             );
         }
-        self.logged = true;
         self.last_error = Some(why.to_string());
-        self.retry_at = now + self.backoff;
-        self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+        self.outage.back_off(now);
     }
 
     /// The broker accepted the connection: a later outage starts afresh.
     pub fn established(&mut self) {
-        self.backoff = FIRST_BACKOFF;
-        self.logged = false;
+        self.outage.ended();
         self.last_error = None;
     }
 
@@ -168,7 +162,7 @@ impl Link {
             t.close(last);
         }
         self.drop_connection(registry);
-        self.retry_at = now + delay;
+        self.outage.retry_after(now, delay);
     }
 
     /// Returns whether a transport was up.

@@ -3,13 +3,12 @@
 //!
 //! A source must never cost the clients anything when it goes away: it is
 //! closed, the outage logged once, and it is brought back with backoff
-//! ([`outage`]). Each kind lives in its own file and implements [`Input`];
+//! ([`crate::outage`]). Each kind lives in its own file and implements [`Input`];
 //! the event loop only ever talks to `dyn Input`, so a new kind of source
 //! touches this folder and nothing else.
 
 pub mod demo;
 pub mod network;
-pub mod outage;
 pub mod serial;
 
 use std::io;

@@ -13,7 +13,6 @@ use log::{debug, info, warn};
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 
-use super::outage::Outage;
 use super::{AfterSilence, Change, Input, Read, read_once};
 use crate::cli::NetSource;
 use crate::encrypted::{Frame, describe_meter};
@@ -22,6 +21,7 @@ use crate::framer::{Event, Parity, Telegram};
 use crate::health::{Quiet, SourceStatus};
 use crate::net::connect::{Connector, Outcome};
 use crate::net::keepalive;
+use crate::outage::Outage;
 use crate::telegram::{generation, header};
 
 /// The network side of the gateway: a connection to the source, or the

@@ -19,7 +19,6 @@ use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
 use serialport::TTYPort;
 
-use super::outage::Outage;
 use super::{AfterSilence, Change, Input, Read, read_once};
 use crate::detect::{Detector, Diagnosis, Found, Step};
 use crate::encrypted::Frame;
@@ -27,6 +26,7 @@ use crate::error::StartError;
 use crate::framer::{Event, Parity};
 use crate::health::{Quiet, SILENCE_LIMIT, SourceStatus};
 use crate::line::Setting;
+use crate::outage::Outage;
 use port::{FdReader, OpenError};
 
 /// The serial side of the gateway: an open port, or the wait for one.

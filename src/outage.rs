@@ -1,34 +1,45 @@
-//! Waiting for a meter that went away, be it a serial port or a network
-//! source: growing pauses between attempts, and one warning per outage
-//! rather than one per attempt.
+//! Waiting for something that went away, a meter (serial port or network
+//! source) or the MQTT broker: growing pauses between attempts, and one
+//! warning per outage rather than one per attempt.
 
 use std::time::{Duration, Instant};
 
 use log::{debug, warn};
 
-/// First wait before trying again; doubles up to [`MAX_BACKOFF`].
+/// A meter's first wait before trying again; doubles up to [`MAX_BACKOFF`].
 pub const FIRST_BACKOFF: Duration = Duration::from_millis(250);
-/// Longest wait between attempts: a replugged cable or a rebooted dongle is
-/// back within seconds.
+/// A meter's longest wait between attempts: a replugged cable or a
+/// rebooted dongle is back within seconds.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
-/// The retry schedule of one meter input.
+/// The retry schedule of one input or connection.
 #[derive(Debug)]
 pub struct Outage {
-    /// When the next attempt is due, while the meter is away.
+    /// When the next attempt is due, while the other side is away.
     retry_at: Instant,
     /// The wait after the next failure.
     backoff: Duration,
+    /// The first wait of an outage, and the longest.
+    first: Duration,
+    max: Duration,
     /// This outage was logged at warn; further failures log at debug.
     logged: bool,
 }
 
 impl Outage {
-    /// No outage yet: the first attempt is due at once.
+    /// A meter's schedule, [`FIRST_BACKOFF`] to [`MAX_BACKOFF`]. No outage
+    /// yet: the first attempt is due at once.
     pub fn new(now: Instant) -> Outage {
+        Outage::with_backoff(now, FIRST_BACKOFF, MAX_BACKOFF)
+    }
+
+    /// Waits from `first`, doubling up to `max`.
+    pub fn with_backoff(now: Instant, first: Duration, max: Duration) -> Outage {
         Outage {
             retry_at: now,
-            backoff: FIRST_BACKOFF,
+            backoff: first,
+            first,
+            max,
             logged: false,
         }
     }
@@ -38,36 +49,41 @@ impl Outage {
         self.retry_at
     }
 
-    /// The meter is back: a later outage starts afresh.
+    /// The other side is back: a later outage starts afresh.
     pub fn ended(&mut self) {
-        self.backoff = FIRST_BACKOFF;
+        self.backoff = self.first;
         self.logged = false;
     }
 
     /// An attempt failed for the reason in `why`: warns once per outage,
     /// then at debug, and schedules the next attempt.
     pub fn failed(&mut self, why: &str, now: Instant) {
-        if self.logged {
-            debug!("{why}");
+        if self.first_failure() {
+            warn!("{why}; retrying every {}s at most", self.max.as_secs());
         } else {
-            warn!("{why}; retrying every {}s at most", MAX_BACKOFF.as_secs());
-            self.logged = true;
+            debug!("{why}");
         }
         self.back_off(now);
+    }
+
+    /// Whether this failure is the first of its outage, the one to warn
+    /// about; later ones are not.
+    pub fn first_failure(&mut self) -> bool {
+        !std::mem::replace(&mut self.logged, true)
     }
 
     /// Schedules the next attempt after the current wait, and lengthens it.
     pub fn back_off(&mut self, now: Instant) {
         self.retry_at = now + self.backoff;
-        self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+        self.backoff = (self.backoff * 2).min(self.max);
     }
 
     /// A working meter went away (the caller logged it): try again soon,
     /// then back off from there, without warning again.
     pub fn lost(&mut self, now: Instant) {
         self.logged = true;
-        self.retry_at = now + FIRST_BACKOFF;
-        self.backoff = FIRST_BACKOFF * 2;
+        self.retry_at = now + self.first;
+        self.backoff = self.first * 2;
     }
 
     /// Tries again after `delay` (SIGHUP: at once), backoff unchanged.
@@ -98,5 +114,21 @@ mod tests {
         outage.lost(t0);
         outage.failed("gone", t0);
         assert_eq!(outage.retry_at() - t0, FIRST_BACKOFF * 2);
+    }
+
+    #[test]
+    fn the_broker_s_schedule_has_its_own_limits() {
+        let t0 = Instant::now();
+        let mut outage = Outage::with_backoff(t0, Duration::from_secs(1), Duration::from_secs(60));
+        assert!(outage.first_failure());
+        let mut secs = Vec::new();
+        for _ in 0..8 {
+            assert!(!outage.first_failure());
+            outage.back_off(t0);
+            secs.push((outage.retry_at() - t0).as_secs());
+        }
+        assert_eq!(secs, [1, 2, 4, 8, 16, 32, 60, 60]);
+        outage.ended();
+        assert!(outage.first_failure(), "a new outage is warned about again");
     }
 }
