@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use client::{Events, get, start, with_power, with_values};
 use common::external::{Tool, needs, run};
+use common::process::which;
 use common::{PATIENCE, SAMPLES};
 use devtools::Browser;
 use p1mux::telegram::Reading;
@@ -44,11 +45,7 @@ fn main() -> ExitCode {
 }
 
 fn find_program(name: &str) -> Result<PathBuf, String> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file())
-        .ok_or_else(|| format!("no {name} in PATH"))
+    which(name).ok_or_else(|| format!("no {name} in PATH"))
 }
 
 /// A DSMR 5.0 three-phase meter with gas and a second M-Bus device.
