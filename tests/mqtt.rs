@@ -1,5 +1,8 @@
 //! p1mux publishing to a real mosquitto: values, discovery, availability,
-//! a broker that dies mid-stream, a wrong password, TLS.
+//! a broker that dies mid-stream, a wrong password, TLS; and attacked:
+//! mosquitto flooded with Home Assistant's "online" ([`flood`]), and fake
+//! brokers inside the test that flood, drop, trickle or send garbage
+//! ([`hostile`], [`fake`]), with the raw TCP clients as the judge ([`judge`]).
 //!
 //! Needs Debian's mosquitto and mosquitto-clients (and openssl for TLS);
 //! without them `cargo test` lists these tests as ignored, and with

@@ -156,8 +156,9 @@ impl Link {
         let mut message = format!("mqtt: {}: {why}", self.broker);
         if tls_hint {
             message.push_str(
-                " (before TLS was set up: if this port speaks plain MQTT, often 1883, use \
-                 mqtt://; mqtts:// needs the broker's TLS port, often 8883)",
+                ", before TLS was set up: the broker may not speak TLS on this port \
+                 (mqtts:// needs its TLS port, often 8883; a plain MQTT port, often 1883, \
+                 needs mqtt://)",
             );
         }
         if !self.outage.first_failure() {

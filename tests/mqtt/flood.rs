@@ -77,6 +77,13 @@ pub fn status_flood(tools: &Tools) {
         announced += 1;
     }
     let lines = judge.lines().0 - before;
+    assert!(
+        judge
+            .p1mux
+            .log_text()
+            .contains("Home Assistant came online"),
+        "the flood never reached p1mux"
+    );
     let figures = judge.terminate();
     eprintln!(
         "status flood, {FLOOD} at QoS 0 and {FLOOD} at QoS 1: {announced} announcements, \
