@@ -1,7 +1,7 @@
 //! The MQTT client's protocol state, without I/O: bytes from the broker
 //! and the clock in, bytes for the broker out.
 //!
-//! The connection layer ([`super::link`]) opens a transport, calls
+//! The connection's driver ([`super::client`]) opens a transport, calls
 //! [`Session::open`], feeds it what it reads ([`Session::received`]),
 //! writes [`Session::outgoing`] when the socket has room, and calls
 //! [`Session::closed`] when the transport is gone. Everything MQTT is
