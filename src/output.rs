@@ -4,7 +4,9 @@
 //! An output owns a range of poll tokens ([`TOKENS_PER_OUTPUT`] from the
 //! first one it is given), so the loop can route readiness to it without
 //! knowing what it is. An output must never block: it queues (bounded) and
-//! writes when its sockets have room.
+//! writes when its sockets have room. An output that listens for TCP
+//! connections plugs a handler into [`crate::net::server::Server`] rather
+//! than accepting itself. [`crate::outputs::LIST`] builds every output.
 
 use std::cell::OnceCell;
 use std::rc::Rc;
