@@ -41,8 +41,12 @@
 //! - [`gateway`]: tokens, the poll loop and signals; it dispatches, and
 //!   builds nothing.
 //! - [`cli`] parses the command line, [`config`] validates it; [`probe`] is
-//!   `p1mux probe`; [`logging`] sets up the log; [`error`] is the start-up error.
+//!   `p1mux probe`; [`logging`] sets up the log; [`error`] is the start-up
+//!   error; [`calendar`] turns days into dates.
 
+#![forbid(unsafe_code)]
+
+pub mod calendar;
 pub mod cli;
 pub mod config;
 pub mod detect;

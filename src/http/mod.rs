@@ -112,15 +112,14 @@ impl Output for Http {
         let Delivery::Telegram(telegram) = delivery else {
             return;
         };
-        let Some(reading) = telegram.reading() else {
+        let (Some(reading), Some(data)) = (telegram.reading(), telegram.state_json()) else {
             return;
         };
-        let data = crate::json::state(&reading);
         self.server.handler.state.history.add(telegram.at, &reading);
         self.broadcast(cx, event("telegram", &data));
         self.server.handler.state.last = Some(Last {
             bytes: telegram.bytes.clone(),
-            data: data.into_bytes().into(),
+            data,
             reading,
         });
     }

@@ -75,7 +75,7 @@ impl Web {
                     pieces.push(event("status", &json));
                 }
                 if let Some(last) = &self.state.last {
-                    pieces.push(event("telegram", &String::from_utf8_lossy(&last.data)));
+                    pieces.push(event("telegram", &last.data));
                 }
                 for piece in pieces {
                     link.queue(piece, limit, now);

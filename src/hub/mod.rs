@@ -24,7 +24,6 @@ use crate::net::server::{Rules, Server};
 use crate::output::{Context, Delivery, Output, plural};
 use replay::Replay;
 
-pub use crate::net::STALL_LIMIT;
 pub use replay::REPLAY_MAX_AGE;
 
 /// The raw output: its server, and each client's queue bound.

@@ -17,13 +17,8 @@ use super::config::Broker;
 use super::transport::Transport;
 use crate::error::StartError;
 use crate::net::connect::{Connector, Outcome};
-use crate::outage::Outage;
+use crate::outage::{BROKER_BACKOFF, Outage};
 
-/// First wait before trying again; doubles up to [`MAX_BACKOFF`].
-pub const FIRST_BACKOFF: Duration = Duration::from_secs(1);
-/// Longest wait between attempts: a broker that restarts is back within a
-/// minute, and a wrong password is not retried more often than this.
-pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// The connection to the broker, or the wait for one.
 pub struct Link {
     pub broker: Broker,
@@ -56,7 +51,7 @@ impl Link {
             tls,
             connector,
             transport: None,
-            outage: Outage::with_backoff(now, FIRST_BACKOFF, MAX_BACKOFF),
+            outage: Outage::with_backoff(now, BROKER_BACKOFF),
             writable: false,
             last_error: None,
         })
@@ -143,7 +138,7 @@ impl Link {
         } else {
             warn!(
                 "{message}; retrying every {}s at most, telegrams keep flowing to the TCP clients",
-                MAX_BACKOFF.as_secs()
+                BROKER_BACKOFF.max.as_secs()
             );
         }
         self.last_error = Some(why.to_string());

@@ -163,7 +163,10 @@ impl MqttOutput {
         let Some(t) = &self.topics else {
             return;
         };
-        let state = topics::state(&reading, SystemTime::now());
+        let Some(values) = telegram.state_json() else {
+            return;
+        };
+        let state = topics::state(&values, SystemTime::now());
         let raw = self.message(&t.telegram, Rc::clone(&telegram.bytes), false);
         let state = self.message(&t.state, Rc::from(state.into_bytes()), true);
         self.session.queue.push(raw);
