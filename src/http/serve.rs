@@ -155,12 +155,14 @@ impl Handler for Web {
         Ok(())
     }
 
-    fn expired(&mut self, link: &Link, conn: &Session, now: Instant) -> Option<String> {
-        let expiry = conn.expired(link, now)?;
+    fn on_time(&mut self, link: &mut Link, conn: &mut Session, now: Instant) -> Result<(), String> {
+        let Some(expiry) = conn.expired(link, now) else {
+            return Ok(());
+        };
         if expiry == Expiry::Idle {
             self.timed_out += 1;
         }
-        Some(expiry.why())
+        Err(expiry.why())
     }
 
     fn closing(&mut self, _link: &Link, conn: &Session) {

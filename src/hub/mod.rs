@@ -10,6 +10,7 @@
 
 pub mod replay;
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -22,9 +23,9 @@ use crate::net::handler::{Handler, Note};
 use crate::net::link::{Drain, Link};
 use crate::net::server::{Rules, Server};
 use crate::output::{Context, Delivery, Output, plural};
-use replay::Replay;
+use replay::{Held, Replay};
 
-pub use replay::REPLAY_MAX_AGE;
+pub use replay::{REPLAY_HOLD, REPLAY_MAX_AGE};
 
 /// The raw output: its server, and each client's queue bound.
 pub struct Hub {
@@ -36,6 +37,9 @@ pub struct Hub {
 /// What a raw connection does: takes telegrams, says nothing that matters.
 struct Raw {
     replay: Replay,
+    /// When the replays held back for new clients are due, oldest first
+    /// (the hold is the same for all, so they come in order).
+    held: VecDeque<Instant>,
 }
 
 /// One raw client's own state.
@@ -43,6 +47,9 @@ struct Client {
     /// The number of the last valid telegram queued to it (0: none), for
     /// the replay rule: its host had that one.
     got: u64,
+    /// The last telegram, held back [`REPLAY_HOLD`] after connecting; given
+    /// up when a newer one reaches the client first.
+    replay: Option<Held>,
 }
 
 /// The raw output's line in [`crate::outputs::LIST`]: always on.
@@ -63,6 +70,7 @@ impl Hub {
         };
         let raw = Raw {
             replay: Replay::new(config.replay),
+            held: VecDeque::new(),
         };
         let (server, bound) = Server::bind(
             &config.listen,
@@ -92,14 +100,37 @@ impl Handler for Raw {
         others: &mut dyn Iterator<Item = (&Link, &Client)>,
         now: Instant,
     ) -> Client {
-        let mut client = Client { got: 0 };
         let connected = others.map(|(link, client)| (link.peer.ip(), client.got));
-        if let Some((telegram, number)) = self.replay.for_new(link.peer.ip(), connected, now) {
-            // An empty queue takes one telegram without dropping anything.
+        let replay = self.replay.for_new(link.peer.ip(), connected, now);
+        if let Some(held) = &replay {
+            self.held.push_back(held.due);
+        }
+        Client { got: 0, replay }
+    }
+
+    fn due_at(&self) -> Option<Instant> {
+        self.held.front().copied()
+    }
+
+    fn on_time(
+        &mut self,
+        link: &mut Link,
+        client: &mut Client,
+        now: Instant,
+    ) -> Result<(), String> {
+        if let Some((telegram, number)) = Held::take_due(&mut client.replay, now) {
+            // An empty queue takes one telegram without dropping anything;
+            // the server writes it.
             link.queue(telegram, usize::MAX, now);
             client.got = number;
         }
-        client
+        Ok(())
+    }
+
+    fn after_time(&mut self, now: Instant) {
+        while self.held.front().is_some_and(|&due| now >= due) {
+            self.held.pop_front();
+        }
     }
 
     fn ready(
@@ -189,11 +220,17 @@ impl Output for Hub {
                     .record(&telegram.bytes, telegram.at);
                 self.server.broadcast(cx, &telegram.bytes, limit, |client| {
                     client.got = number;
+                    // The newest telegram makes a held replay stale.
+                    client.replay = None;
                     true
                 });
             }
             Delivery::Damaged(bytes) | Delivery::Raw(bytes) => {
-                self.server.broadcast(cx, bytes, limit, |_| true);
+                self.server.broadcast(cx, bytes, limit, |client| {
+                    // An older telegram after these bytes would be out of order.
+                    client.replay = None;
+                    true
+                });
             }
         }
     }

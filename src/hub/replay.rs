@@ -16,6 +16,16 @@ use log::debug;
 
 /// A new client gets the last telegram only if it is younger than this.
 pub const REPLAY_MAX_AGE: Duration = Duration::from_secs(15);
+/// How long the replay is held back after a client connects. A client may
+/// connect before its reader is ready: Home Assistant's DSMR config flow
+/// closes the connection from the callback of the first telegram through a
+/// variable that is assigned only when the connect call returns, a few
+/// event-loop turns later; a telegram in the very first read then logs
+/// `NameError: cannot access free variable 'transport'` (4-5 of 8 setups
+/// without a hold). A quarter second covers those turns on a busy Home
+/// Assistant and is still "at once" for a datalogger that reconnects for
+/// every telegram: it waits 0.25 s instead of a telegram interval (1-10 s).
+pub const REPLAY_HOLD: Duration = Duration::from_millis(250);
 /// Hosts remembered as having left with the last telegram: far more than a
 /// house has.
 const DEPARTED_HOSTS: usize = 4096;
@@ -28,6 +38,22 @@ pub struct Replay {
     last: Option<Last>,
     /// Valid telegrams delivered so far: the last one's number.
     telegrams: u64,
+}
+
+/// A replay waiting for its moment. A newer telegram reaching the client
+/// first makes it stale: its holder drops it then.
+pub struct Held {
+    pub due: Instant,
+    telegram: Rc<[u8]>,
+    number: u64,
+}
+
+impl Held {
+    /// The held telegram and its number, once it is due.
+    pub fn take_due(held: &mut Option<Held>, now: Instant) -> Option<(Rc<[u8]>, u64)> {
+        let held = held.take_if(|held| now >= held.due)?;
+        Some((held.telegram, held.number))
+    }
 }
 
 /// The last valid telegram, for new clients.
@@ -62,16 +88,16 @@ impl Replay {
         self.telegrams
     }
 
-    /// The telegram to replay to a new client from `host`, and its number,
-    /// if it is fresh and that host never had it: neither on a connection
-    /// still open (`connected`: each client's host and the number it got)
-    /// nor on one that left.
+    /// The telegram to replay to a new client from `host`, held back for
+    /// [`REPLAY_HOLD`], if it is fresh and that host never had it: neither
+    /// on a connection still open (`connected`: each client's host and the
+    /// number it got) nor on one that left.
     pub fn for_new(
         &self,
         host: IpAddr,
         mut connected: impl Iterator<Item = (IpAddr, u64)>,
         now: Instant,
-    ) -> Option<(Rc<[u8]>, u64)> {
+    ) -> Option<Held> {
         let last = self.last.as_ref()?;
         if !self.enabled || now.duration_since(last.at) >= REPLAY_MAX_AGE {
             return None;
@@ -81,7 +107,11 @@ impl Replay {
             debug!("not replaying the last telegram to {host}: it had it already");
             return None;
         }
-        Some((last.telegram.clone(), last.number))
+        Some(Held {
+            due: now + REPLAY_HOLD,
+            telegram: last.telegram.clone(),
+            number: last.number,
+        })
     }
 
     /// A client from `host` is leaving with telegram `got`: if that is the
@@ -93,5 +123,63 @@ impl Replay {
         {
             last.departed.insert(host);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_replay_is_held_back_then_given_once() {
+        let t0 = Instant::now();
+        let mut replay = Replay::new(true);
+        let telegram: Rc<[u8]> = Rc::from(&b"/T\r\n\r\n!\r\n"[..]);
+        let number = replay.record(&telegram, t0);
+        let mut held = replay.for_new(ip("10.0.0.2"), std::iter::empty(), t0);
+        assert_eq!(held.as_ref().map(|h| h.due), Some(t0 + REPLAY_HOLD));
+        assert!(Held::take_due(&mut held, t0).is_none(), "not at connect");
+        let early = t0 + REPLAY_HOLD - Duration::from_millis(1);
+        assert!(Held::take_due(&mut held, early).is_none());
+        let due = Held::take_due(&mut held, t0 + REPLAY_HOLD).unwrap();
+        assert_eq!((due.0, due.1), (telegram, number));
+        assert!(held.is_none(), "once");
+        assert!(
+            REPLAY_HOLD < Duration::from_secs(1),
+            "within a DSMR 5 interval"
+        );
+    }
+
+    #[test]
+    fn no_replay_to_a_host_that_has_it_or_when_off() {
+        let t0 = Instant::now();
+        let mut replay = Replay::new(true);
+        let number = replay.record(&Rc::from(&b"/T"[..]), t0);
+        let host = ip("10.0.0.2");
+        let connected = [(host, number)].into_iter();
+        assert!(replay.for_new(host, connected, t0).is_none());
+        replay.departed(host, number);
+        assert!(replay.for_new(host, std::iter::empty(), t0).is_none());
+        assert!(
+            replay
+                .for_new(ip("10.0.0.3"), std::iter::empty(), t0)
+                .is_some()
+        );
+        let stale = t0 + REPLAY_MAX_AGE;
+        assert!(
+            replay
+                .for_new(ip("10.0.0.3"), std::iter::empty(), stale)
+                .is_none()
+        );
+        let mut off = Replay::new(false);
+        off.record(&Rc::from(&b"/T"[..]), t0);
+        assert!(
+            off.for_new(ip("10.0.0.3"), std::iter::empty(), t0)
+                .is_none()
+        );
     }
 }

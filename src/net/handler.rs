@@ -58,11 +58,25 @@ pub trait Handler {
         cx: &Context,
     ) -> Result<(), String>;
 
-    /// Why to close the connection now, on the clock, besides a stalled
-    /// queue (which the server closes itself).
-    fn expired(&mut self, _link: &Link, _session: &Self::Session, _now: Instant) -> Option<String> {
+    /// When [`Handler::on_time`] should run next, if sooner than the
+    /// loop's one-second tick.
+    fn due_at(&self) -> Option<Instant> {
         None
     }
+
+    /// The clock, for each connection in turn (a stalled queue the server
+    /// closes itself): `Err(why)` closes it; bytes queued are written.
+    fn on_time(
+        &mut self,
+        _link: &mut Link,
+        _session: &mut Self::Session,
+        _now: Instant,
+    ) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// After every connection had its [`Handler::on_time`].
+    fn after_time(&mut self, _now: Instant) {}
 
     /// The connection closes: what it had may be remembered.
     fn closing(&mut self, _link: &Link, _session: &Self::Session) {}

@@ -41,8 +41,6 @@ pub struct ServerStats {
     pub refused: u64,
     /// Closed for accepting no data for [`STALL_LIMIT`].
     pub stalled: u64,
-    /// Closed for what [`Handler::expired`] said.
-    pub expired: u64,
     pub bytes_out: u64,
     /// Whole pieces written (telegrams, for the raw clients).
     pub pieces_out: u64,
@@ -117,31 +115,45 @@ impl<H: Handler> Server<H> {
     }
 
     /// When [`Server::on_time`] wants to run: the end of an accept pause,
-    /// or of a storm's summary period.
+    /// a storm's summary, or the handler's own timer.
     pub fn due_at(&self) -> Option<Instant> {
-        [self.acceptor.due_at(), self.storm.due_at()]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.acceptor.due_at(),
+            self.storm.due_at(),
+            self.handler.due_at(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
-    /// Closes stalled and expired connections; resumes accepting.
+    /// Closes stalled connections, lets the handler act on the clock for
+    /// each, and resumes accepting.
     pub fn on_time(&mut self, cx: &Context) {
         for token in self.slots.tokens() {
-            let Some((link, session)) = self.slots.get(token) else {
+            let Some((mut link, mut session)) = self.slots.take(token) else {
                 continue;
             };
-            let why = if link.stalled(cx.now) {
+            let outcome = if link.stalled(cx.now) {
                 self.stats.stalled += 1;
-                format!("accepted no data for {}s", STALL_LIMIT.as_secs())
-            } else if let Some(why) = self.handler.expired(link, session, cx.now) {
-                self.stats.expired += 1;
-                why
+                Err(format!("accepted no data for {}s", STALL_LIMIT.as_secs()))
             } else {
-                continue;
+                self.handler
+                    .on_time(&mut link, &mut session, cx.now)
+                    .and_then(|()| {
+                        if link.backlog() > 0 && !link.wants_write() {
+                            self.flush(cx, &mut link)
+                        } else {
+                            Ok(())
+                        }
+                    })
             };
-            self.close(cx, token, &why);
+            self.slots.put(token, (link, session));
+            if let Err(why) = outcome {
+                self.close(cx, token, &why);
+            }
         }
+        self.handler.after_time(cx.now);
         // Connections that queued during a pause raise no new readiness event.
         if self.acceptor.resume(cx.now) {
             self.accept_all(cx);
