@@ -94,7 +94,7 @@ impl Http {
         let limit = self.server.handler.stream_buffer;
         let dropped = self
             .server
-            .broadcast(cx, &event, limit, |conn| conn.mode == conn::Mode::Events);
+            .broadcast(cx, &event, limit, |_, conn| conn.mode == conn::Mode::Events);
         self.server.handler.events_dropped += dropped;
     }
 }

@@ -42,13 +42,26 @@ struct Raw {
     held: VecDeque<Instant>,
 }
 
+impl Client {
+    /// Queues the held replay now: its moment came, or newer bytes are
+    /// about to be queued behind it (the replay still comes first, as it
+    /// always did).
+    fn give_held_replay(&mut self, link: &mut Link, now: Instant) {
+        if let Some((telegram, number)) = self.replay.take().map(Held::into_parts) {
+            // An empty queue takes one telegram without dropping anything.
+            link.queue(telegram, usize::MAX, now);
+            self.got = number;
+        }
+    }
+}
+
 /// One raw client's own state.
 struct Client {
     /// The number of the last valid telegram queued to it (0: none), for
     /// the replay rule: its host had that one.
     got: u64,
-    /// The last telegram, held back [`REPLAY_HOLD`] after connecting; given
-    /// up when a newer one reaches the client first.
+    /// The last telegram, held back [`REPLAY_HOLD`] after connecting, or
+    /// until newer bytes go out to the client.
     replay: Option<Held>,
 }
 
@@ -118,11 +131,9 @@ impl Handler for Raw {
         client: &mut Client,
         now: Instant,
     ) -> Result<(), String> {
-        if let Some((telegram, number)) = Held::take_due(&mut client.replay, now) {
-            // An empty queue takes one telegram without dropping anything;
-            // the server writes it.
-            link.queue(telegram, usize::MAX, now);
-            client.got = number;
+        if client.replay.as_ref().is_some_and(|held| now >= held.due) {
+            // The server writes it.
+            client.give_held_replay(link, now);
         }
         Ok(())
     }
@@ -218,17 +229,16 @@ impl Output for Hub {
                     .handler
                     .replay
                     .record(&telegram.bytes, telegram.at);
-                self.server.broadcast(cx, &telegram.bytes, limit, |client| {
-                    client.got = number;
-                    // The newest telegram makes a held replay stale.
-                    client.replay = None;
-                    true
-                });
+                self.server
+                    .broadcast(cx, &telegram.bytes, limit, |link, client| {
+                        client.give_held_replay(link, cx.now);
+                        client.got = number;
+                        true
+                    });
             }
             Delivery::Damaged(bytes) | Delivery::Raw(bytes) => {
-                self.server.broadcast(cx, bytes, limit, |client| {
-                    // An older telegram after these bytes would be out of order.
-                    client.replay = None;
+                self.server.broadcast(cx, bytes, limit, |link, client| {
+                    client.give_held_replay(link, cx.now);
                     true
                 });
             }

@@ -40,8 +40,7 @@ pub struct Replay {
     telegrams: u64,
 }
 
-/// A replay waiting for its moment. A newer telegram reaching the client
-/// first makes it stale: its holder drops it then.
+/// A replay waiting for its moment ([`REPLAY_HOLD`] after the connect).
 pub struct Held {
     pub due: Instant,
     telegram: Rc<[u8]>,
@@ -49,10 +48,9 @@ pub struct Held {
 }
 
 impl Held {
-    /// The held telegram and its number, once it is due.
-    pub fn take_due(held: &mut Option<Held>, now: Instant) -> Option<(Rc<[u8]>, u64)> {
-        let held = held.take_if(|held| now >= held.due)?;
-        Some((held.telegram, held.number))
+    /// The telegram and its number, to queue.
+    pub fn into_parts(self) -> (Rc<[u8]>, u64) {
+        (self.telegram, self.number)
     }
 }
 
@@ -135,23 +133,19 @@ mod tests {
     }
 
     #[test]
-    fn a_replay_is_held_back_then_given_once() {
+    fn a_replay_is_held_back_for_a_moment() {
         let t0 = Instant::now();
         let mut replay = Replay::new(true);
         let telegram: Rc<[u8]> = Rc::from(&b"/T\r\n\r\n!\r\n"[..]);
         let number = replay.record(&telegram, t0);
-        let mut held = replay.for_new(ip("10.0.0.2"), std::iter::empty(), t0);
-        assert_eq!(held.as_ref().map(|h| h.due), Some(t0 + REPLAY_HOLD));
-        assert!(Held::take_due(&mut held, t0).is_none(), "not at connect");
-        let early = t0 + REPLAY_HOLD - Duration::from_millis(1);
-        assert!(Held::take_due(&mut held, early).is_none());
-        let due = Held::take_due(&mut held, t0 + REPLAY_HOLD).unwrap();
-        assert_eq!((due.0, due.1), (telegram, number));
-        assert!(held.is_none(), "once");
+        let held = replay.for_new(ip("10.0.0.2"), std::iter::empty(), t0);
+        let held = held.expect("a fresh telegram for a new host");
+        assert_eq!(held.due, t0 + REPLAY_HOLD, "not at connect");
         assert!(
             REPLAY_HOLD < Duration::from_secs(1),
             "within a DSMR 5 interval"
         );
+        assert_eq!(held.into_parts(), (telegram, number));
     }
 
     #[test]

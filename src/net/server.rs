@@ -177,21 +177,22 @@ impl<H: Handler> Server<H> {
     }
 
     /// Queues `piece` (within `limit` bytes) for every connection whose
-    /// session `wants` it, and writes it where the socket has room.
+    /// session `wants` it (which may queue something before it on the
+    /// link), and writes it where the socket has room.
     /// Returns how many pieces the queues' bounds dropped.
     pub fn broadcast(
         &mut self,
         cx: &Context,
         piece: &Rc<[u8]>,
         limit: usize,
-        mut wants: impl FnMut(&mut H::Session) -> bool,
+        mut wants: impl FnMut(&mut Link, &mut H::Session) -> bool,
     ) -> u64 {
         let mut dropped = 0;
         for token in self.slots.tokens() {
             let Some((link, session)) = self.slots.get_mut(token) else {
                 continue;
             };
-            if !wants(session) {
+            if !wants(link, session) {
                 continue;
             }
             dropped += link.queue(piece.clone(), limit, cx.now);
