@@ -21,13 +21,8 @@ use super::config::Broker;
 use super::transport::Transport;
 use crate::error::StartError;
 use crate::net::connect::{Connector, Outcome};
-use crate::outage::Outage;
+use crate::outage::{BROKER_BACKOFF, Outage};
 
-/// First wait before trying again; doubles up to [`MAX_BACKOFF`].
-pub const FIRST_BACKOFF: Duration = Duration::from_secs(1);
-/// Longest wait between attempts: a broker that restarts is back within a
-/// minute, and a wrong password is not retried more often than this.
-pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// A connection up this long ends its outage even without an answer.
 pub const PROVEN_AFTER: Duration = Duration::from_secs(60);
 /// The connection to the broker, or the wait for one.
@@ -67,7 +62,7 @@ impl Link {
             tls,
             connector,
             transport: None,
-            outage: Outage::with_backoff(now, FIRST_BACKOFF, MAX_BACKOFF),
+            outage: Outage::with_backoff(now, BROKER_BACKOFF),
             writable: false,
             accepted_at: None,
             said_connected: false,
@@ -170,7 +165,7 @@ impl Link {
             self.said_connected = false;
             warn!(
                 "{message}; retrying every {}s at most, telegrams keep flowing to the TCP clients",
-                MAX_BACKOFF.as_secs()
+                BROKER_BACKOFF.max.as_secs()
             );
         }
         self.last_error = Some(why.to_string());

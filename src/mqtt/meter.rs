@@ -154,7 +154,7 @@ impl Meter {
         let renew_will = will_for != Some(id.as_str()) && settled;
         self.last_publish = Some(telegram.at);
         let t = self.topics.as_ref()?;
-        let state = topics::state(&reading, SystemTime::now());
+        let state = topics::state(&telegram.state_json()?, SystemTime::now());
         let raw = self.message(&t.telegram, Rc::clone(&telegram.bytes), false);
         let state = self.message(&t.state, Rc::from(state.into_bytes()), true);
         if self.discovery_prefix.is_some() && self.discovery.learn(&reading) {
