@@ -144,10 +144,12 @@ impl Splitter {
                 }
                 continue;
             };
-            let take = (len - self.buf.len()).min(input.len());
+            // After a truncation, the candidate may already hold this frame
+            // and more (a burst read in one piece): take nothing then.
+            let take = len.saturating_sub(self.buf.len()).min(input.len());
             self.buf.extend_from_slice(&input[..take]);
             input = &input[take..];
-            if let Some(at) = self.next_start() {
+            if let Some(at) = self.next_start(len) {
                 sink(Piece::Rejected(Reject::Truncated));
                 // The new frame's bytes so far become the candidate.
                 self.drop_front(at);
@@ -156,15 +158,18 @@ impl Splitter {
             if self.buf.len() < len {
                 return;
             }
-            let frame = Frame::new(&self.buf, security_at);
+            let frame = Frame::new(&self.buf[..len], security_at);
             if self.recent[0] != Some(frame.system_title) {
                 self.recent = [Some(frame.system_title), self.recent[0]];
             }
             sink(Piece::Frame(frame));
-            let tail = (len.saturating_sub(9).max(1)..len)
-                .find(|&at| self.buf[at] == START && self.recent_start(&self.buf[at..]));
-            self.drop_front(tail.unwrap_or(len));
-            self.overlap = self.buf.len();
+            let cut = (len.saturating_sub(9).max(1)..len)
+                .find(|&at| self.buf[at] == START && self.recent_start(&self.buf[at..len]))
+                .unwrap_or(len);
+            self.drop_front(cut);
+            // Only the frame's own last bytes are overlap, not what the
+            // candidate held past it.
+            self.overlap = len - cut;
         }
     }
 
@@ -194,15 +199,18 @@ impl Splitter {
         self.recent.iter().flatten().any(|t| starts_like(bytes, t))
     }
 
-    /// Where in the claimed frame a new frame from the same meter begins:
-    /// 0xDB 0x08 and the candidate's or a recent frame's system title.
-    /// Positions whose 10 bytes have not all arrived are looked at again
-    /// next time.
-    fn next_start(&mut self) -> Option<usize> {
+    /// Where in the claimed frame, `len` bytes long, a new frame from the
+    /// same meter begins: 0xDB 0x08 and the candidate's or a recent frame's
+    /// system title. Positions whose 10 bytes have not all arrived are
+    /// looked at again next time. Bytes held past `len` (a burst after a
+    /// truncation) are not looked at: fed one by one, they would not have
+    /// been in the candidate yet.
+    fn next_start(&mut self, len: usize) -> Option<usize> {
         let own = Frame::title_of(&self.buf);
-        let mut from = self.search_from;
-        while let Some(at) = memchr(START, &self.buf[from..]).map(|at| from + at) {
-            let window = &self.buf[at..];
+        let end = len.min(self.buf.len());
+        let mut from = self.search_from.min(end);
+        while let Some(at) = memchr(START, &self.buf[from..end]).map(|at| from + at) {
+            let window = &self.buf[at..end];
             if window.len() < 10 {
                 self.search_from = at;
                 return None;
@@ -212,7 +220,7 @@ impl Splitter {
             }
             from = at + 1;
         }
-        self.search_from = self.buf.len();
+        self.search_from = end;
         None
     }
 }
