@@ -101,7 +101,11 @@ impl Splitter {
     }
 
     /// Feeds `input`, calling `sink` for each piece, in stream order.
-    pub fn push(&mut self, mut input: &[u8], mut sink: impl FnMut(Piece<'_>)) {
+    pub fn push(&mut self, input: &[u8], mut sink: impl FnMut(Piece<'_>)) {
+        self.feed(input, &mut sink);
+    }
+
+    fn feed(&mut self, mut input: &[u8], sink: &mut dyn FnMut(Piece<'_>)) {
         loop {
             if self.buf.is_empty() {
                 let Some(at) = memchr(START, input) else {
@@ -133,10 +137,10 @@ impl Splitter {
                         self.buf.push(next);
                         input = rest;
                     }
-                    Header::NotAFrame => self.release(&mut sink),
+                    Header::NotAFrame => self.release(sink),
                     Header::Bad(reason) => {
                         sink(Piece::Rejected(reason));
-                        self.release(&mut sink);
+                        self.release(sink);
                     }
                     Header::Frame { len, security_at } => {
                         self.frame = Some((len, security_at));
@@ -144,32 +148,33 @@ impl Splitter {
                 }
                 continue;
             };
-            // After a truncation, the candidate may already hold this frame
-            // and more (a burst read in one piece): take nothing then.
-            let take = len.saturating_sub(self.buf.len()).min(input.len());
+            let take = (len - self.buf.len()).min(input.len());
             self.buf.extend_from_slice(&input[..take]);
             input = &input[take..];
-            if let Some(at) = self.next_start(len) {
+            if let Some(at) = self.next_start() {
                 sink(Piece::Rejected(Reject::Truncated));
-                // The new frame's bytes so far become the candidate.
+                // The new frame's bytes so far are fed again, as if they
+                // came now: after a burst (an ESP dongle or ser2net gives
+                // many frames in one read) they may hold more than one
+                // frame, and more than its length (issue 18). Fed one by
+                // one, they would have been just its first 10 bytes.
+                let held = self.buf.split_off(at);
                 self.drop_front(at);
+                self.feed(&held, sink);
                 continue;
             }
             if self.buf.len() < len {
                 return;
             }
-            let frame = Frame::new(&self.buf[..len], security_at);
+            let frame = Frame::new(&self.buf, security_at);
             if self.recent[0] != Some(frame.system_title) {
                 self.recent = [Some(frame.system_title), self.recent[0]];
             }
             sink(Piece::Frame(frame));
-            let cut = (len.saturating_sub(9).max(1)..len)
-                .find(|&at| self.buf[at] == START && self.recent_start(&self.buf[at..len]))
-                .unwrap_or(len);
-            self.drop_front(cut);
-            // Only the frame's own last bytes are overlap, not what the
-            // candidate held past it.
-            self.overlap = len - cut;
+            let tail = (len.saturating_sub(9).max(1)..len)
+                .find(|&at| self.buf[at] == START && self.recent_start(&self.buf[at..]));
+            self.drop_front(tail.unwrap_or(len));
+            self.overlap = self.buf.len();
         }
     }
 
@@ -185,7 +190,7 @@ impl Splitter {
     /// The candidate is not a frame: its 0xDB, and everything up to the
     /// next 0xDB in what was held, goes to the text side (less what was
     /// part of the last frame); that 0xDB, if any, is the next candidate.
-    fn release(&mut self, sink: &mut impl FnMut(Piece<'_>)) {
+    fn release(&mut self, sink: &mut dyn FnMut(Piece<'_>)) {
         let end = memchr(START, &self.buf[1..]).map_or(self.buf.len(), |at| at + 1);
         let from = self.overlap.min(end);
         if from < end {
@@ -199,18 +204,15 @@ impl Splitter {
         self.recent.iter().flatten().any(|t| starts_like(bytes, t))
     }
 
-    /// Where in the claimed frame, `len` bytes long, a new frame from the
-    /// same meter begins: 0xDB 0x08 and the candidate's or a recent frame's
-    /// system title. Positions whose 10 bytes have not all arrived are
-    /// looked at again next time. Bytes held past `len` (a burst after a
-    /// truncation) are not looked at: fed one by one, they would not have
-    /// been in the candidate yet.
-    fn next_start(&mut self, len: usize) -> Option<usize> {
+    /// Where in the claimed frame a new frame from the same meter begins:
+    /// 0xDB 0x08 and the candidate's or a recent frame's system title.
+    /// Positions whose 10 bytes have not all arrived are looked at again
+    /// next time.
+    fn next_start(&mut self) -> Option<usize> {
         let own = Frame::title_of(&self.buf);
-        let end = len.min(self.buf.len());
-        let mut from = self.search_from.min(end);
-        while let Some(at) = memchr(START, &self.buf[from..end]).map(|at| from + at) {
-            let window = &self.buf[at..end];
+        let mut from = self.search_from;
+        while let Some(at) = memchr(START, &self.buf[from..]).map(|at| from + at) {
+            let window = &self.buf[at..];
             if window.len() < 10 {
                 self.search_from = at;
                 return None;
@@ -220,7 +222,7 @@ impl Splitter {
             }
             from = at + 1;
         }
-        self.search_from = end;
+        self.search_from = self.buf.len();
         None
     }
 }
