@@ -232,6 +232,7 @@ impl Out<'_> {
                     }
                 }
                 self.stats.telegrams += 1;
+                self.stats.cr_restored += u64::from(telegram.cr_restored);
                 self.valid_input();
                 if self.forward != Forward::Raw {
                     let out = Telegram::new(Rc::from(telegram.bytes), self.cx.now);
