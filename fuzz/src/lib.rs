@@ -15,8 +15,11 @@ pub mod mqtt_session;
 pub mod splitter;
 pub mod telegram;
 
+/// What a target checks: it panics when the check fails.
+pub type Check = fn(&[u8]);
+
 /// Every target, by the name of its `fuzz_targets/` file and corpus folder.
-pub const TARGETS: [(&str, fn(&[u8])); 7] = [
+pub const TARGETS: [(&str, Check); 7] = [
     ("framer", framer::check),
     ("splitter", splitter::check),
     ("decryptor", decryptor::check),
