@@ -157,7 +157,9 @@ impl Splitter {
                 // came now: after a burst (an ESP dongle or ser2net gives
                 // many frames in one read) they may hold more than one
                 // frame, and more than its length (issue 18). Fed one by
-                // one, they would have been just its first 10 bytes.
+                // one, they would have been just its first 10 bytes. Each
+                // nested feed holds fewer bytes than the one it came from
+                // (at most MAX_FRAME), so the nesting is bounded.
                 let held = self.buf.split_off(at);
                 self.drop_front(at);
                 self.feed(&held, sink);
