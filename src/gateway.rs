@@ -106,12 +106,7 @@ pub fn run(config: Config) -> Result<(), StartError> {
 /// key stops p1mux from starting. Logs where the key came from, never it.
 fn load_keys(config: &Config) -> Result<Option<Keys>, StartError> {
     let credentials = key::credentials_directory();
-    let keys = key::load(
-        config.keys.key_file.as_deref(),
-        config.keys.auth_key_file.as_deref(),
-        credentials.as_deref(),
-    )
-    .map_err(|e| StartError(e.to_string()))?;
+    let keys = config.keys.load(credentials.as_deref())?;
     if let Some(keys) = &keys {
         keys.warnings.iter().for_each(|w| warn!("{w}"));
         let auth = match keys.authentication {
@@ -142,7 +137,7 @@ impl Gateway {
                     continue;
                 }
                 // Polling itself failing leaves nothing to run on.
-                return Err(StartError(format!("event loop failed: {e}")));
+                return Err(StartError::EventLoop(e));
             }
             let now = Instant::now();
             for event in events.iter() {

@@ -104,7 +104,7 @@ impl Http {
                     warn!("no status page: {e}; the demo runs without it (give --http ADDR)");
                     return Ok(None);
                 }
-                Err(e) => return Err(StartError(format!("--http: {e}"))),
+                Err(e) => return Err(StartError::Other(format!("--http: {e}"))),
             }
         }
         Ok(Some(Http {

@@ -8,7 +8,7 @@ use log::{info, warn};
 use mio::Registry;
 use mio::event::Event;
 
-use super::config::{MqttConfig, read_password};
+use super::config::MqttConfig;
 use super::discovery::Discovery;
 use super::link::Link;
 use super::session::Session;
@@ -64,9 +64,8 @@ impl MqttOutput {
         first_token: usize,
         now: Instant,
     ) -> Result<MqttOutput, StartError> {
-        let password = match &config.password_file {
-            Some(path) => {
-                let (password, warning) = read_password(path)?;
+        let password = match config.password()? {
+            Some((password, warning)) => {
                 if let Some(w) = warning {
                     warn!("{w}");
                 }

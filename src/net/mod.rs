@@ -2,9 +2,10 @@
 //! them so that none has to import another: [`connect`] makes an outbound
 //! connection without blocking the loop, [`accept`] takes inbound ones
 //! under [`allow`] (`--allow`) and a connection limit, and [`slots`] keeps
-//! them by token.
+//! them by token; [`addr`] splits `HOST:PORT` as users write it.
 
 pub mod accept;
+pub mod addr;
 pub mod allow;
 pub mod connect;
 pub mod slots;
