@@ -303,7 +303,7 @@ fn toml_entries(text: &str) -> Result<Vec<Entry>, (usize, String)> {
             DeValue::Table(_) => Value::Other("a table"),
         }
     }
-    Ok(table
+    let mut entries: Vec<Entry> = table
         .get_ref()
         .iter()
         .map(|(key, v)| Entry {
@@ -311,5 +311,8 @@ fn toml_entries(text: &str) -> Result<Vec<Entry>, (usize, String)> {
             line: line_of(key.span().start),
             value: value(v.get_ref()),
         })
-        .collect())
+        .collect();
+    // The parser's map is sorted by key; mistakes are told top down.
+    entries.sort_by_key(|entry| entry.line);
+    Ok(entries)
 }

@@ -90,3 +90,5 @@ pub struct KeyFiles {
 
 #[cfg(test)]
 pub(crate) mod tests;
+#[cfg(test)]
+mod tests_file;
