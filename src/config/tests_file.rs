@@ -326,3 +326,19 @@ fn secret_mistakes() {
     assert_eq!(c.keys.key, None);
     assert_eq!(c.keys.key_file, Some("/etc/p1mux/key".into()));
 }
+
+#[test]
+fn one_value_for_a_list_and_empty_means_unset() {
+    let (c, _) = with_file("p1mux.toml", "demo = true\nlisten = \"127.0.0.1:0\"", &[]).unwrap();
+    assert_eq!(c.listen, vec!["127.0.0.1:0".parse().unwrap()]);
+    let (c, _) = with_file("p1mux.toml", "demo = true\nlisten = []", &[]).unwrap();
+    assert_eq!(c.listen, vec!["[::]:2001".parse().unwrap()]);
+    // An add-on's cleared field: "" in JSON leaves the option unset; in
+    // TOML it is the option's own mistake.
+    let (c, _) = with_file("o.json", r#"{"demo": true, "key": "", "device": ""}"#, &[]).unwrap();
+    assert_eq!((c.source, c.keys.key), (SourceConfig::Demo, None));
+    assert!(matches!(
+        file_error("p1mux.toml", "device = \"\"").kind,
+        FileErrorKind::Value(ArgError::EmptyDevice)
+    ));
+}
