@@ -13,13 +13,13 @@ pub use crate::config::forward::Forward;
 use crate::line::Framing;
 use crate::net::allow::Cidr;
 
-mod error;
+pub mod error;
 pub mod keys;
-mod net_source;
 mod probe;
 mod values;
 pub use error::{ArgError, ListenError, NetSourceError};
-pub use net_source::NetSource;
+// Parsed here, kept by config: `cli::NetSource` is `config::NetSource`.
+pub use crate::config::net_source::NetSource;
 pub use probe::ProbeArgs;
 pub use values::{Device, ListenAddr, parse_baud, parse_framing, parse_size};
 

@@ -15,6 +15,7 @@ mod error;
 pub mod file;
 pub mod forward;
 mod json;
+pub mod net_source;
 mod validate;
 
 pub use command::{Parsed, Usage, UsageError, parse};
@@ -22,12 +23,11 @@ pub use error::{ConfigError, FileError, FileErrorKind};
 pub use forward::Forward;
 pub use validate::listen_addresses;
 
-// A network meter's address, as `--device tcp://HOST:PORT` gives it.
-pub use crate::cli::NetSource;
 use crate::encrypted::Key;
 use crate::line::Setting;
 use crate::mqtt::MqttConfig;
 use crate::net::allow::Cidr;
+pub use net_source::NetSource;
 
 /// Where telegrams come from, with what it takes to read them.
 #[derive(Clone, Debug, PartialEq, Eq)]

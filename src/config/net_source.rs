@@ -1,8 +1,9 @@
-//! `tcp://HOST:PORT`: where a network meter is.
+//! `tcp://HOST:PORT`: where a network meter is. A leaf, so that the
+//! command line that parses it and the source that connects to it share it.
 
 use std::fmt;
 
-use super::error::{ArgError, NetSourceError};
+use crate::cli::error::{ArgError, NetSourceError};
 use crate::net::addr::{AddrError, HostPort};
 
 /// Where a network meter is, as given after `tcp://`.
