@@ -59,11 +59,12 @@ struct Core {
 /// cannot start.
 pub fn run(config: Config) -> Result<(), StartError> {
     let now = Instant::now();
-    let keys = key::load_for_serve(
-        config.keys.key_file.as_deref(),
-        config.keys.auth_key_file.as_deref(),
-    )
-    .map_err(|e| StartError(e.to_string()))?;
+    let credentials = key::credentials_directory();
+    let keys = config
+        .keys
+        .load(credentials.as_deref())
+        .map_err(StartError::Keys)?;
+    keys.iter().for_each(key::log_loaded);
     let poll = Poll::new().map_err(|e| format!("creating the event loop: {e}"))?;
     let mut signals = Signals::new([SIGTERM, SIGINT, SIGHUP, SIGUSR1])
         .map_err(|e| format!("installing signal handlers: {e}"))?;
@@ -111,7 +112,7 @@ impl Gateway {
                     continue;
                 }
                 // Polling itself failing leaves nothing to run on.
-                return Err(StartError(format!("event loop failed: {e}")));
+                return Err(StartError::EventLoop(e));
             }
             let cx = Context {
                 registry: self.poll.registry(),

@@ -85,7 +85,7 @@ impl Http {
                 warn!("no status page: {e}; the demo runs without it (give --http ADDR)");
                 Ok(None)
             }
-            Err(e) => Err(StartError(format!("--http: {e}"))),
+            Err(e) => Err(StartError::StatusPage(e)),
         }
     }
 

@@ -93,7 +93,7 @@ impl Hub {
             cx.registry,
             first_token,
         )
-        .map_err(|e| StartError(e.to_string()))?;
+        .map_err(StartError::Listen)?;
         for local in bound {
             log::info!("listening on {local}");
         }

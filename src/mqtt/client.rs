@@ -9,7 +9,7 @@ use mio::Registry;
 use mio::event::Event as Readiness;
 
 use super::codec::{Connect, QoS, Will};
-use super::config::{MqttConfig, read_password};
+use super::config::MqttConfig;
 use super::link::Link;
 use super::queue::Message;
 use super::session::{self, Event, Fault, Session};
@@ -55,9 +55,8 @@ impl Client {
         first_token: usize,
         now: Instant,
     ) -> Result<Client, StartError> {
-        let password = match &config.password_file {
-            Some(path) => {
-                let (password, warning) = read_password(path)?;
+        let password = match config.password()? {
+            Some((password, warning)) => {
                 if let Some(w) = warning {
                     warn!("{w}");
                 }

@@ -7,8 +7,10 @@
 //!   token, each a [`link::Link`] with its bounded [`queue`]; [`storm`]
 //!   summarises a flood of connects in the log.
 //! - [`connect`]: an outbound connection made without blocking the loop.
+//! - [`addr`]: `HOST:PORT` as users write it, split in one place.
 
 pub mod accept;
+pub mod addr;
 pub mod allow;
 pub mod connect;
 pub mod handler;

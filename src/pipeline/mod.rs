@@ -20,7 +20,7 @@ use std::time::Instant;
 
 use log::{debug, info, warn};
 
-use crate::cli::Forward;
+use crate::config::Forward;
 use crate::encrypted::{self, Decryptor, Frame, KeyNews, Piece, Splitter, key::Keys};
 use crate::framer::{Event, Framer, Parity};
 use crate::health::{Quiet, Silence, Stats};

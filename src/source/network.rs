@@ -14,7 +14,7 @@ use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 
 use super::{AfterSilence, Change, Input, Read, read_once};
-use crate::cli::NetSource;
+use crate::config::net_source::NetSource;
 use crate::encrypted::describe_meter;
 use crate::error::StartError;
 use crate::framer::{Event, Parity, Telegram};

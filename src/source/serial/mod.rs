@@ -82,14 +82,19 @@ impl SerialInput {
             Ok(port) => {
                 input.opened(registry, port, now);
             }
-            Err(e) if e.fatal_at_startup() => return Err(StartError(e.describe(&input.path))),
+            Err(error) if error.fatal_at_startup() => {
+                return Err(StartError::Serial {
+                    path: input.path,
+                    error,
+                });
+            }
             Err(OpenError::Missing) if input.path.is_relative() => {
                 // Nobody plugs a cable into the current directory.
-                return Err(StartError(format!(
-                    "--device {}: {}",
-                    input.path.display(),
-                    port::missing_hint(&input.path)
-                )));
+                let hint = port::missing_hint(&input.path);
+                return Err(StartError::RelativeDevice {
+                    path: input.path,
+                    hint,
+                });
             }
             Err(OpenError::Missing) => {
                 info!(
