@@ -1,8 +1,26 @@
+#![forbid(unsafe_code)]
+
 use std::process::ExitCode;
 
-use p1mux::config::{self, Parsed};
+use p1mux::config::{self, Parsed, Usage, UsageError};
+use p1mux::error::Error;
 
 fn main() -> ExitCode {
+    match run() {
+        Ok(code) => code,
+        Err(e) => {
+            // The one place errors are printed. A usage error is said
+            // before logging starts; a failure to start goes to the log.
+            match &e {
+                Error::Usage(e) => eprintln!("{e}"),
+                Error::Start(e) => log::error!("{e}"),
+            }
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+fn run() -> Result<ExitCode, Error> {
     let mut args = std::env::args_os();
     let program = args
         .next()
@@ -20,13 +38,14 @@ fn main() -> ExitCode {
         match arg.into_string() {
             Ok(arg) => rest.push(arg),
             Err(arg) => {
-                eprintln!(
-                    "{program}: argument {} ({}) is not valid UTF-8; give device paths in UTF-8, \
-                     e.g. a /dev/serial/by-id/ link",
-                    i + 1,
-                    arg.to_string_lossy()
-                );
-                return ExitCode::from(2);
+                return Err(UsageError {
+                    command: program,
+                    usage: Usage::NotUtf8 {
+                        index: i + 1,
+                        shown: arg.to_string_lossy().into_owned(),
+                    },
+                }
+                .into());
             }
         }
     }
@@ -34,33 +53,25 @@ fn main() -> ExitCode {
     match config::parse(&program, &rest) {
         Parsed::Print(text) => {
             println!("{text}");
-            ExitCode::SUCCESS
+            Ok(ExitCode::SUCCESS)
         }
-        Parsed::Usage(text) => {
-            eprintln!("{text}");
-            ExitCode::from(2)
-        }
+        Parsed::Usage(e) => Err(e.into()),
         Parsed::Probe {
             device,
             seconds,
             keys,
         } => {
             p1mux::logging::init(0);
-            ExitCode::from(p1mux::probe::run(
+            Ok(ExitCode::from(p1mux::probe::run(
                 &device,
                 std::time::Duration::from_secs(seconds),
                 &keys,
-            ))
+            )))
         }
         Parsed::Serve { config, verbose } => {
             p1mux::logging::init(verbose);
-            match p1mux::gateway::run(*config) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    log::error!("{e}");
-                    ExitCode::FAILURE
-                }
-            }
+            p1mux::gateway::run(*config)?;
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

@@ -96,3 +96,60 @@ fn settings_are_logged_as_users_write_them() {
     let line = p1mux.wait_for(&format!("opened {device}"));
     assert!(line.ends_with("(9600 8N1)"), "{line}");
 }
+
+/// Writes `text` to `name` in `dir` (mode 600) and returns its path.
+fn config_file(dir: &TempDir, name: &str, text: &str) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+#[test]
+fn a_wrong_config_file_names_its_file_line_and_key() {
+    let dir = TempDir::new("config");
+    for (text, says) in [
+        (
+            "demo = true\nbogus = 1\n",
+            "p1mux.toml line 2, key 'bogus': no such option",
+        ),
+        (
+            "demo = true\n\nmax-clients = \"lots\"\n",
+            "p1mux.toml line 3, key 'max-clients': expected a whole number, found text",
+        ),
+        (
+            "demo = true\nbaud = 57600\n",
+            "p1mux.toml line 2, key 'baud': bad baud rate '57600'",
+        ),
+        (
+            "demo = true\nmax-clients = 0\n",
+            "p1mux.toml line 2, key 'max-clients': --max-clients must be at least 1",
+        ),
+        ("demo = \n", "p1mux.toml line 1: not valid TOML"),
+    ] {
+        let path = config_file(&dir, "p1mux.toml", text);
+        let (status, out) = run(&["serve", "--config", &path]);
+        assert_eq!(status, Some(2), "{text}: {out}");
+        assert!(out.contains(says), "{text:?} should say {says:?}: {out}");
+        assert!(out.starts_with("p1mux serve: /"), "{out}");
+    }
+}
+
+#[test]
+fn home_assistant_options_json_runs_and_the_command_line_wins() {
+    let dir = TempDir::new("config");
+    // As the add-on's options.json: unset options null, a port the
+    // command line replaces.
+    let path = config_file(
+        &dir,
+        "options.json",
+        r#"{"device":"demo","listen":["127.0.0.1:1"],"mqtt":null,"no-replay":false,"verbose":0}"#,
+    );
+    let p1mux = P1mux::spawn(
+        &["serve", "--config", &path, "--listen", "127.0.0.1:0"],
+        |_| {},
+    );
+    let mut client = connect(p1mux.port());
+    assert_eq!(read_exact(&mut client, 1), b"/");
+}

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use argh::FromArgs;
 
+use super::ArgError;
+
 #[derive(FromArgs, Debug)]
 /// Find out what a P1 cable delivers, and how to read it.
 ///
@@ -40,8 +42,7 @@ pub struct ProbeArgs {
 fn parse_seconds(s: &str) -> Result<u64, String> {
     match s.parse::<u64>() {
         Ok(n) if (1..=3600).contains(&n) => Ok(n),
-        _ => Err(format!(
-            "bad --seconds '{s}': use a whole number from 1 to 3600"
-        )),
+        // argh takes the message as text.
+        _ => Err(ArgError::Seconds(s.to_string()).to_string()),
     }
 }

@@ -308,6 +308,20 @@ pub fn load(
     }))
 }
 
+/// What the log says about the keys `serve` decrypts with: where the key
+/// came from (never the key), and any warning about its file.
+pub fn log_loaded(keys: &Keys) {
+    keys.warnings.iter().for_each(|w| log::warn!("{w}"));
+    let auth = match keys.authentication {
+        Authentication::Default => "",
+        Authentication::Given(_) => " and the authentication key given",
+    };
+    log::info!(
+        "encrypted frames will be decrypted with the key in {}{auth}",
+        keys.key_path.display()
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -45,8 +45,8 @@ pub struct State {
 /// The last valid telegram, in the forms the routes serve.
 pub struct Last {
     pub bytes: Rc<[u8]>,
-    /// [`crate::json::state`] of it, made once.
-    pub data: Rc<[u8]>,
+    /// [`crate::json::state`] of it, written once for every output.
+    pub data: Rc<str>,
     pub reading: Rc<Reading>,
 }
 
@@ -88,7 +88,7 @@ pub fn answer(req: &Request, state: &State, http: &OutputStatus, now: Instant) -
             None => no_telegram(),
         }),
         "/api/v1/data" => api(match &state.last {
-            Some(last) => Response::new(200, JSON, last.data.clone()),
+            Some(last) => Response::new(200, JSON, Rc::from(last.data.clone())),
             None => no_telegram(),
         }),
         "/api/v1/status" => api(match &state.status {

@@ -9,7 +9,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::codec::QoS;
-use crate::cli::ServeArgs;
+use crate::net::addr::{AddrError, HostPort};
+
+mod error;
+pub use error::{BrokerError, MqttConfigError, PasswordError};
 
 /// The credential name of the password under `$CREDENTIALS_DIRECTORY`
 /// (systemd's `LoadCredential=p1mux-mqtt-password:/etc/p1mux/mqtt-password`).
@@ -27,75 +30,38 @@ pub struct Broker {
 
 impl Broker {
     /// Parses `--mqtt`.
-    pub fn parse(s: &str) -> Result<Broker, String> {
-        let bad = |why: &str| {
-            format!(
-                "bad --mqtt '{s}': {why}; use mqtt://[USER@]HOST[:PORT] or mqtts://..., \
-                 e.g. mqtt://homeassistant.local"
-            )
+    pub fn parse(s: &str) -> Result<Broker, MqttConfigError> {
+        let bad = |error| MqttConfigError::Broker {
+            url: s.to_string(),
+            error,
         };
         let (tls, rest) = if let Some(rest) = s.strip_prefix("mqtt://") {
             (false, rest)
         } else if let Some(rest) = s.strip_prefix("mqtts://") {
             (true, rest)
         } else {
-            return Err(bad("it must start with mqtt:// or mqtts://"));
+            return Err(bad(BrokerError::Scheme));
         };
         let rest = rest.strip_suffix('/').unwrap_or(rest);
         if rest.contains(['/', '?', '#']) {
-            return Err(bad("a broker address has no path"));
+            return Err(bad(BrokerError::Path));
         }
         let (user, hostport) = match rest.rsplit_once('@') {
-            Some((user, _)) if user.contains(':') => {
-                return Err(format!(
-                    "--mqtt holds a password (USER:PASSWORD@), which `ps` would show every \
-                     user: put it in a file and give --mqtt-password-file FILE (or the systemd \
-                     credential {PASSWORD_CREDENTIAL})"
-                ));
-            }
-            Some(("", _)) => return Err(bad("the user name before '@' is empty")),
-            Some((user, _)) if user.len() > 1024 => return Err(bad("the user name is too long")),
+            Some((user, _)) if user.contains(':') => return Err(MqttConfigError::PasswordInUrl),
+            Some(("", _)) => return Err(bad(BrokerError::EmptyUser)),
+            Some((user, _)) if user.len() > 1024 => return Err(bad(BrokerError::LongUser)),
             Some((user, hostport)) => (Some(user.to_string()), hostport),
             None => (None, rest),
         };
-        let default_port = if tls { 8883 } else { 1883 };
-        let (host, port) = if let Some(inner) = hostport.strip_prefix('[') {
-            let (host, after) = inner.split_once(']').ok_or_else(|| bad("no ']'"))?;
-            if host.parse::<std::net::Ipv6Addr>().is_err() {
-                return Err(bad("not an IPv6 address between [ and ]"));
-            }
-            match after {
-                "" => (host, None),
-                _ => (
-                    host,
-                    Some(
-                        after
-                            .strip_prefix(':')
-                            .ok_or_else(|| bad("junk after ']'"))?,
-                    ),
-                ),
-            }
-        } else {
-            match hostport.rsplit_once(':') {
-                Some((host, port)) => (host, Some(port)),
-                None => (hostport, None),
-            }
-        };
-        if host.is_empty() {
-            return Err(bad("no host"));
-        }
-        if !hostport.starts_with('[')
-            && (host.contains([':', '[', ']']) || host.contains(char::is_whitespace))
-        {
-            return Err(bad("not a host name or address"));
-        }
-        let port = match port.map(str::parse::<u16>) {
-            None => default_port,
-            Some(Ok(port)) if port > 0 => port,
-            Some(_) => return Err(bad("the port must be a number from 1 to 65535")),
+        let split = HostPort::parse(hostport).map_err(|e| bad(BrokerError::Addr(e)))?;
+        let port = match split.port {
+            None if tls => 8883,
+            None => 1883,
+            Some(0) => return Err(bad(BrokerError::Addr(AddrError::PortOutOfRange(0)))),
+            Some(port) => port,
         };
         Ok(Broker {
-            host: host.to_string(),
+            host: split.host.to_string(),
             port,
             tls,
             user,
@@ -122,6 +88,8 @@ pub struct MqttConfig {
     /// Where the password is, if there is a user: `--mqtt-password-file`,
     /// else the systemd credential when it exists.
     pub password_file: Option<PathBuf>,
+    /// The password itself, from a config file (`mqtt-password`).
+    pub password: Option<Password>,
     /// A private CA to trust instead of the system's (mqtts only).
     pub ca: Option<PathBuf>,
     /// First topic level: `PREFIX/ID/state`.
@@ -146,7 +114,7 @@ pub fn is_topic_safe(s: &str) -> bool {
 }
 
 /// A topic prefix: levels separated by '/', no wildcards, no empty level.
-fn check_prefix(option: &str, s: &str) -> Result<String, String> {
+fn check_prefix(option: &'static str, s: &str) -> Result<String, MqttConfigError> {
     let ok = !s.is_empty()
         && s.len() <= 512
         && !s.contains(['+', '#', '\0'])
@@ -154,117 +122,146 @@ fn check_prefix(option: &str, s: &str) -> Result<String, String> {
     if ok {
         Ok(s.to_string())
     } else {
-        Err(format!(
-            "bad {option} '{s}': give topic levels separated by '/', without '+', '#', or \
-             an empty level, e.g. p1mux or site/flat-3"
-        ))
+        Err(MqttConfigError::Prefix {
+            option,
+            text: s.to_string(),
+        })
     }
 }
 
+/// A password, kept out of Debug output and logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(pub Vec<u8>);
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(redacted)")
+    }
+}
+
+/// The MQTT options as given (command line and config file), before
+/// they are checked: what [`MqttConfig::from_options`] takes.
+#[derive(Clone, Debug, Default)]
+pub struct MqttOptions {
+    pub url: Option<String>,
+    pub password_file: Option<PathBuf>,
+    pub password: Option<Password>,
+    pub ca: Option<PathBuf>,
+    pub topic: Option<String>,
+    pub id: Option<String>,
+    pub qos: Option<u8>,
+    pub discovery_prefix: Option<String>,
+    pub no_discovery: bool,
+    pub interval: Option<u64>,
+}
+
 impl MqttConfig {
-    /// The MQTT settings from the command line; None without `--mqtt`.
-    pub fn from_args(args: &ServeArgs) -> Result<Option<MqttConfig>, String> {
+    /// The MQTT settings; None without a broker (`--mqtt`).
+    pub fn from_options(options: &MqttOptions) -> Result<Option<MqttConfig>, MqttConfigError> {
         let credentials = crate::encrypted::key::credentials_directory();
-        MqttConfig::from_args_with(args, credentials.as_deref())
+        MqttConfig::from_options_with(options, credentials.as_deref())
     }
 
-    fn from_args_with(
-        args: &ServeArgs,
+    fn from_options_with(
+        options: &MqttOptions,
         credentials: Option<&Path>,
-    ) -> Result<Option<MqttConfig>, String> {
-        let Some(url) = &args.mqtt else {
+    ) -> Result<Option<MqttConfig>, MqttConfigError> {
+        let Some(url) = &options.url else {
             let given = [
-                ("--mqtt-password-file", args.mqtt_password_file.is_some()),
-                ("--mqtt-ca", args.mqtt_ca.is_some()),
-                ("--mqtt-topic", args.mqtt_topic.is_some()),
-                ("--mqtt-id", args.mqtt_id.is_some()),
-                ("--mqtt-qos", args.mqtt_qos.is_some()),
+                ("--mqtt-password-file", options.password_file.is_some()),
+                ("mqtt-password", options.password.is_some()),
+                ("--mqtt-ca", options.ca.is_some()),
+                ("--mqtt-topic", options.topic.is_some()),
+                ("--mqtt-id", options.id.is_some()),
+                ("--mqtt-qos", options.qos.is_some()),
                 (
                     "--mqtt-discovery-prefix",
-                    args.mqtt_discovery_prefix.is_some(),
+                    options.discovery_prefix.is_some(),
                 ),
-                ("--no-mqtt-discovery", args.no_mqtt_discovery),
-                ("--mqtt-interval", args.mqtt_interval.is_some()),
+                ("--no-mqtt-discovery", options.no_discovery),
+                ("--mqtt-interval", options.interval.is_some()),
             ];
             return match given.iter().find(|(_, set)| *set) {
-                Some((option, _)) => Err(format!(
-                    "{option} sets up MQTT publishing: give --mqtt mqtt://HOST too"
-                )),
+                Some(&(option, _)) => Err(MqttConfigError::NeedsBroker { option }),
                 None => Ok(None),
             };
         };
         let broker = Broker::parse(url)?;
-        if args.forward == crate::cli::Forward::Raw {
-            return Err(
-                "--forward raw passes bytes without finding telegrams, so there is nothing to \
-                 publish: MQTT needs --forward valid (the default) or all"
-                    .into(),
-            );
+        if options.ca.is_some() && !broker.tls {
+            return Err(MqttConfigError::CaWithoutTls {
+                host: broker.host.clone(),
+            });
         }
-        if args.mqtt_ca.is_some() && !broker.tls {
-            return Err(format!(
-                "--mqtt-ca is for TLS: use mqtts://{} (port 8883 by default)",
-                broker.host
-            ));
-        }
-        let password_file = match (&args.mqtt_password_file, &broker.user) {
-            (Some(_), None) => {
-                return Err(
-                    "--mqtt-password-file needs a user name: --mqtt mqtt://USER@HOST".into(),
-                );
+        let (password_file, password) = match (&broker.user, options) {
+            (
+                None,
+                MqttOptions {
+                    password: Some(_), ..
+                },
+            ) => {
+                return Err(MqttConfigError::PasswordWithoutUser {
+                    option: "mqtt-password",
+                });
             }
-            (Some(path), Some(_)) => Some(path.clone()),
-            (None, Some(_)) => credentials
-                .map(|dir| dir.join(PASSWORD_CREDENTIAL))
-                .filter(|path| path.exists()),
-            (None, None) => None,
+            (
+                None,
+                MqttOptions {
+                    password_file: Some(_),
+                    ..
+                },
+            ) => {
+                return Err(MqttConfigError::PasswordWithoutUser {
+                    option: "--mqtt-password-file",
+                });
+            }
+            (None, _) => (None, None),
+            (
+                Some(_),
+                MqttOptions {
+                    password: Some(pw), ..
+                },
+            ) => (None, Some(pw.clone())),
+            (
+                Some(_),
+                MqttOptions {
+                    password_file: Some(path),
+                    ..
+                },
+            ) => (Some(path.clone()), None),
+            (Some(_), _) => (
+                credentials
+                    .map(|dir| dir.join(PASSWORD_CREDENTIAL))
+                    .filter(|path| path.exists()),
+                None,
+            ),
         };
-        let prefix = check_prefix(
-            "--mqtt-topic",
-            args.mqtt_topic.as_deref().unwrap_or("p1mux"),
-        )?;
-        let id = match &args.mqtt_id {
-            Some(id) if !is_topic_safe(id) => {
-                return Err(format!(
-                    "bad --mqtt-id '{id}': use letters, digits, '-' and '_' (at most 128)"
-                ));
-            }
+        let prefix = check_prefix("--mqtt-topic", options.topic.as_deref().unwrap_or("p1mux"))?;
+        let id = match &options.id {
+            Some(id) if !is_topic_safe(id) => return Err(MqttConfigError::Id(id.clone())),
             id => id.clone(),
         };
-        let qos = match args.mqtt_qos {
+        let qos = match options.qos {
             None | Some(0) => QoS::AtMostOnce,
             Some(1) => QoS::AtLeastOnce,
-            Some(n) => {
-                return Err(format!(
-                    "bad --mqtt-qos {n}: use 0 (default) or 1 (acknowledged, resent after a \
-                     reconnect)"
-                ));
-            }
+            Some(n) => return Err(MqttConfigError::Qos(n)),
         };
-        let discovery = match (&args.mqtt_discovery_prefix, args.no_mqtt_discovery) {
-            (Some(_), true) => {
-                return Err(
-                    "--mqtt-discovery-prefix and --no-mqtt-discovery contradict: give one".into(),
-                );
-            }
+        let discovery = match (&options.discovery_prefix, options.no_discovery) {
+            (Some(_), true) => return Err(MqttConfigError::DiscoveryContradiction),
             (_, true) => None,
             (given, false) => Some(check_prefix(
                 "--mqtt-discovery-prefix",
                 given.as_deref().unwrap_or("homeassistant"),
             )?),
         };
-        let interval = Duration::from_secs(match args.mqtt_interval {
-            Some(s) if s > 86_400 => {
-                return Err(format!(
-                    "bad --mqtt-interval {s}: at most 86400 seconds (a day)"
-                ));
-            }
+        let interval = Duration::from_secs(match options.interval {
+            Some(s) if s > 86_400 => return Err(MqttConfigError::Interval(s)),
             s => s.unwrap_or(0),
         });
         Ok(Some(MqttConfig {
             broker,
             password_file,
-            ca: args.mqtt_ca.clone(),
+            password,
+            ca: options.ca.clone(),
             prefix,
             id,
             qos,
@@ -272,26 +269,32 @@ impl MqttConfig {
             interval,
         }))
     }
+
+    /// The password to log in with: given in the config file, or read from
+    /// its file; with a warning to log when others may read that file.
+    pub fn password(&self) -> Result<Option<PasswordRead>, PasswordError> {
+        match (&self.password, &self.password_file) {
+            (Some(Password(pw)), _) => Ok(Some((pw.clone(), None))),
+            (None, Some(path)) => read_password(path).map(Some),
+            (None, None) => Ok(None),
+        }
+    }
 }
+
+/// A password, and a warning to log when others may read its file.
+pub type PasswordRead = (Vec<u8>, Option<String>);
 
 /// Longest password file read: a password, not a log file named by mistake.
 const MAX_PASSWORD_FILE: u64 = 4096;
 
 /// Reads the password: the file's bytes less one final line end. Returns a
 /// warning to log when others than the owner may read the file.
-pub fn read_password(path: &Path) -> Result<(Vec<u8>, Option<String>), String> {
+pub fn read_password(path: &Path) -> Result<PasswordRead, PasswordError> {
     use std::io::Read;
     use std::os::unix::fs::PermissionsExt;
-    let shown = path.display();
-    let failed = |e: std::io::Error| match e.kind() {
-        std::io::ErrorKind::NotFound => {
-            format!("reading the MQTT password file {shown}: no such file")
-        }
-        std::io::ErrorKind::PermissionDenied => format!(
-            "reading the MQTT password file {shown}: permission denied; make it readable by the \
-             user p1mux runs as, or pass it with LoadCredential={PASSWORD_CREDENTIAL}:{shown}"
-        ),
-        _ => format!("reading the MQTT password file {shown}: {e}"),
+    let failed = |error| PasswordError::Read {
+        path: path.to_owned(),
+        error,
     };
     let file = std::fs::File::open(path).map_err(failed)?;
     let mode = file.metadata().map_err(failed)?.permissions().mode();
@@ -300,9 +303,10 @@ pub fn read_password(path: &Path) -> Result<(Vec<u8>, Option<String>), String> {
         .read_to_end(&mut bytes)
         .map_err(failed)?;
     if bytes.len() as u64 > MAX_PASSWORD_FILE {
-        return Err(format!(
-            "the MQTT password file {shown} is longer than {MAX_PASSWORD_FILE} bytes: not a password"
-        ));
+        return Err(PasswordError::TooLong {
+            path: path.to_owned(),
+            limit: MAX_PASSWORD_FILE,
+        });
     }
     for end in [&b"\r\n"[..], b"\n"] {
         if let Some(rest) = bytes.strip_suffix(end) {
@@ -311,8 +315,11 @@ pub fn read_password(path: &Path) -> Result<(Vec<u8>, Option<String>), String> {
         }
     }
     if bytes.is_empty() {
-        return Err(format!("the MQTT password file {shown} is empty"));
+        return Err(PasswordError::Empty {
+            path: path.to_owned(),
+        });
     }
+    let shown = path.display();
     let warning = (mode & 0o044 != 0).then(|| {
         format!(
             "the MQTT password file {shown} can be read by other users (mode {:03o}): chmod 600 {shown}",

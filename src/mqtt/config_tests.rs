@@ -1,14 +1,16 @@
 use super::*;
-use crate::config::{Parsed, parse};
-use argh::FromArgs;
+use crate::config::{ConfigError, Parsed, Usage, parse};
 
-fn mqtt(args: &[&str]) -> Result<Option<MqttConfig>, String> {
+fn mqtt(args: &[&str]) -> Result<Option<MqttConfig>, MqttConfigError> {
     let mut all = vec!["serve"];
     all.extend_from_slice(args);
     match parse("p1mux", &all) {
         Parsed::Serve { config, .. } => Ok(config.mqtt),
-        Parsed::Print(s) | Parsed::Usage(s) => Err(s),
-        Parsed::Probe { .. } => Err("probe".into()),
+        Parsed::Usage(e) => match e.usage {
+            Usage::Config(ConfigError::Mqtt(e)) => Err(e),
+            _ => panic!("{e}"),
+        },
+        _ => panic!("not serve"),
     }
 }
 
@@ -54,7 +56,16 @@ fn brokers() {
     ] {
         assert!(Broker::parse(bad).is_err(), "{bad}");
     }
+    assert!(matches!(
+        Broker::parse("mqtt://host:0"),
+        Err(MqttConfigError::Broker {
+            error: BrokerError::Addr(_),
+            ..
+        })
+    ));
     let err = Broker::parse("mqtt://user:secret@host").unwrap_err();
+    assert_eq!(err, MqttConfigError::PasswordInUrl);
+    let err = err.to_string();
     assert!(err.contains("--mqtt-password-file"), "{err}");
     assert!(
         !err.contains("secret@"),
@@ -115,15 +126,12 @@ fn options() {
 fn the_password_credential_is_used_for_a_user() {
     let dir = std::env::temp_dir().join(format!("p1mux-mqtt-cred-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let args = |url: &str| match crate::cli::Cli::from_args(&["p1mux"], &["serve", "--mqtt", url]) {
-        Ok(crate::cli::Cli {
-            command: Some(crate::cli::Command::Serve(args)),
-            ..
-        }) => args,
-        _ => panic!("parse"),
-    };
     let with = |url: &str| {
-        MqttConfig::from_args_with(&args(url), Some(&dir))
+        let options = MqttOptions {
+            url: Some(url.into()),
+            ..MqttOptions::default()
+        };
+        MqttConfig::from_options_with(&options, Some(&dir))
             .unwrap()
             .unwrap()
             .password_file
@@ -137,31 +145,66 @@ fn the_password_credential_is_used_for_a_user() {
 
 #[test]
 fn mistakes_are_usage_errors() {
-    for bad in [
-        &["--mqtt-topic", "x"][..],
-        &["--no-mqtt-discovery"],
-        &["--mqtt", "mqtt://b", "--mqtt-ca", "ca.pem"],
-        &["--mqtt", "mqtt://b", "--mqtt-password-file", "pw"],
-        &["--mqtt", "mqtt://b", "--mqtt-topic", "a/+/b"],
-        &["--mqtt", "mqtt://b", "--mqtt-topic", "a//b"],
-        &["--mqtt", "mqtt://b", "--mqtt-topic", ""],
-        &["--mqtt", "mqtt://b", "--mqtt-id", "a/b"],
-        &["--mqtt", "mqtt://b", "--mqtt-id", "meter 1"],
-        &["--mqtt", "mqtt://b", "--mqtt-qos", "2"],
-        &["--mqtt", "mqtt://b", "--mqtt-interval", "-1"],
-        &["--mqtt", "mqtt://b", "--mqtt-interval", "100000"],
-        &[
-            "--mqtt",
-            "mqtt://b",
-            "--no-mqtt-discovery",
-            "--mqtt-discovery-prefix",
-            "ha",
-        ],
-        &["--mqtt", "mqtt://u:p@b"],
-        &["--mqtt", "mqtt://b", "--forward", "raw"],
-    ] {
+    use MqttConfigError as E;
+    let cases: [crate::config::tests::Case<E>; 14] = [
+        (&["--mqtt-topic", "x"], |e| {
+            *e == E::NeedsBroker {
+                option: "--mqtt-topic",
+            }
+        }),
+        (&["--no-mqtt-discovery"], |e| {
+            *e == E::NeedsBroker {
+                option: "--no-mqtt-discovery",
+            }
+        }),
+        (
+            &["--mqtt", "mqtt://b", "--mqtt-ca", "ca.pem"],
+            |e| matches!(e, E::CaWithoutTls { host } if host == "b"),
+        ),
+        (&["--mqtt", "mqtt://b", "--mqtt-password-file", "pw"], |e| {
+            matches!(e, E::PasswordWithoutUser { .. })
+        }),
+        (
+            &["--mqtt", "mqtt://b", "--mqtt-topic", "a/+/b"],
+            |e| matches!(e, E::Prefix { text, .. } if text == "a/+/b"),
+        ),
+        (&["--mqtt", "mqtt://b", "--mqtt-topic", "a//b"], |e| {
+            matches!(e, E::Prefix { .. })
+        }),
+        (&["--mqtt", "mqtt://b", "--mqtt-topic", ""], |e| {
+            matches!(e, E::Prefix { .. })
+        }),
+        (&["--mqtt", "mqtt://b", "--mqtt-id", "a/b"], |e| {
+            matches!(e, E::Id(_))
+        }),
+        (&["--mqtt", "mqtt://b", "--mqtt-id", "meter 1"], |e| {
+            matches!(e, E::Id(_))
+        }),
+        (&["--mqtt", "mqtt://b", "--mqtt-qos", "2"], |e| {
+            *e == E::Qos(2)
+        }),
+        (&["--mqtt", "mqtt://b", "--mqtt-interval", "100000"], |e| {
+            *e == E::Interval(100000)
+        }),
+        (
+            &[
+                "--mqtt",
+                "mqtt://b",
+                "--no-mqtt-discovery",
+                "--mqtt-discovery-prefix",
+                "ha",
+            ],
+            |e| *e == E::DiscoveryContradiction,
+        ),
+        (&["--mqtt", "mqtt://u:p@b"], |e| *e == E::PasswordInUrl),
+        (&["--mqtt", "mqtt://b", "--forward", "raw"], |e| {
+            *e == E::RawForward
+        }),
+    ];
+    for (bad, is) in cases {
         let err = mqtt(bad).unwrap_err();
-        assert!(err.to_lowercase().contains("mqtt"), "{bad:?}: {err}");
+        assert!(is(&err), "{bad:?}: {err:?}");
+        assert!(err.to_string().to_lowercase().contains("mqtt"), "{err}");
     }
     assert!(is_topic_safe("E0044007382246019"));
     assert!(!is_topic_safe("a.b") && !is_topic_safe(""));
@@ -192,10 +235,19 @@ fn passwords_from_files() {
     );
     assert!(!warning.contains("two"));
     write(b"\n", 0o600);
-    assert!(read_password(&file).unwrap_err().contains("empty"));
+    assert!(matches!(
+        read_password(&file),
+        Err(PasswordError::Empty { .. })
+    ));
     write(&[b'x'; 5000], 0o600);
-    assert!(read_password(&file).unwrap_err().contains("longer"));
+    assert!(matches!(
+        read_password(&file),
+        Err(PasswordError::TooLong { limit: 4096, .. })
+    ));
     let missing = read_password(&dir.join("nope")).unwrap_err();
-    assert!(missing.contains("no such file"), "{missing}");
+    assert!(
+        matches!(&missing, PasswordError::Read { error, .. } if error.kind() == std::io::ErrorKind::NotFound)
+    );
+    assert!(missing.to_string().contains("no such file"), "{missing}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

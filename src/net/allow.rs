@@ -34,12 +34,27 @@ impl Cidr {
     }
 }
 
-impl FromStr for Cidr {
-    type Err = String;
+/// Text that is no address block, as written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CidrError(pub String);
 
-    fn from_str(s: &str) -> Result<Cidr, String> {
-        let bad =
-            || format!("bad address block '{s}': use e.g. 192.168.1.0/24, 10.0.0.7 or fd00::/8");
+impl fmt::Display for CidrError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "bad address block '{}': use e.g. 192.168.1.0/24, 10.0.0.7 or fd00::/8",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for CidrError {}
+
+impl FromStr for Cidr {
+    type Err = CidrError;
+
+    fn from_str(s: &str) -> Result<Cidr, CidrError> {
+        let bad = || CidrError(s.to_string());
         let (addr, prefix) = match s.split_once('/') {
             Some((addr, prefix)) => (addr, Some(prefix)),
             None => (s, None),
@@ -121,7 +136,7 @@ mod tests {
             "10.0.0.0/-1",
             "1.2.3.4/",
         ] {
-            assert!(bad.parse::<Cidr>().is_err(), "{bad}");
+            assert_eq!(bad.parse::<Cidr>(), Err(CidrError(bad.into())), "{bad}");
         }
         assert!(allowed(&[], ip("203.0.113.9")), "no rules: everyone");
     }

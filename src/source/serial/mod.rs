@@ -21,12 +21,12 @@ use serialport::TTYPort;
 
 use super::{AfterSilence, Change, Input, Read, read_once};
 use crate::detect::{Detector, Diagnosis, Found, Step};
-use crate::encrypted::Frame;
 use crate::error::StartError;
 use crate::framer::{Event, Parity};
 use crate::health::{Quiet, SILENCE_LIMIT, SourceStatus};
 use crate::line::Setting;
 use crate::outage::Outage;
+use crate::pipeline::Seen;
 use port::{FdReader, OpenError};
 
 /// The serial side of the gateway: an open port, or the wait for one.
@@ -82,14 +82,19 @@ impl SerialInput {
             Ok(port) => {
                 input.opened(registry, port, now);
             }
-            Err(e) if e.fatal_at_startup() => return Err(StartError(e.describe(&input.path))),
+            Err(error) if error.fatal_at_startup() => {
+                return Err(StartError::Serial {
+                    path: input.path,
+                    error,
+                });
+            }
             Err(OpenError::Missing) if input.path.is_relative() => {
                 // Nobody plugs a cable into the current directory.
-                return Err(StartError(format!(
-                    "--device {}: {}",
-                    input.path.display(),
-                    port::missing_hint(&input.path)
-                )));
+                let hint = port::missing_hint(&input.path);
+                return Err(StartError::RelativeDevice {
+                    path: input.path,
+                    hint,
+                });
             }
             Err(OpenError::Missing) => {
                 info!(
@@ -206,22 +211,27 @@ impl Input for SerialInput {
         self.close(registry, now, Duration::ZERO);
     }
 
-    fn observe_bytes(&mut self, bytes: &[u8]) {
-        self.detector.bytes(bytes);
-    }
-
-    fn observe(&mut self, event: &Event<'_>) {
-        if matches!(event, Event::Telegram(_)) {
-            self.diagnosis = None;
+    fn saw(&mut self, seen: &Seen<'_>) -> Option<String> {
+        match *seen {
+            Seen::Text(bytes) => self.detector.bytes(bytes),
+            Seen::Framed(event) => {
+                if matches!(event, Event::Telegram(_)) {
+                    self.diagnosis = None;
+                }
+                self.detector.event(event);
+            }
+            Seen::Frame {
+                frame,
+                passed_through,
+            } => {
+                if passed_through {
+                    self.diagnosis = None;
+                }
+                self.detector.frame(frame);
+            }
+            Seen::FirstTelegram(_) | Seen::FirstFrame(_) => {}
         }
-        self.detector.event(event);
-    }
-
-    fn observe_frame(&mut self, frame: &Frame<'_>, passed_through: bool) {
-        if passed_through {
-            self.diagnosis = None;
-        }
-        self.detector.frame(frame);
+        None
     }
 
     fn settle(&mut self, now: Instant) -> Option<Parity> {

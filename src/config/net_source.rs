@@ -1,6 +1,10 @@
-//! `tcp://HOST:PORT`: where a network meter is.
+//! `tcp://HOST:PORT`: where a network meter is. A leaf, so that the
+//! command line that parses it and the source that connects to it share it.
 
 use std::fmt;
+
+use crate::cli::error::{ArgError, NetSourceError};
+use crate::net::addr::{AddrError, HostPort};
 
 /// Where a network meter is, as given after `tcp://`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -12,34 +16,17 @@ pub struct NetSource {
 
 impl NetSource {
     /// Parses `HOST:PORT` or `[IPv6]:PORT`, the part after `tcp://`.
-    pub fn parse(s: &str) -> Result<NetSource, String> {
-        let bad = |why: &str| {
-            format!(
-                "bad network source 'tcp://{s}': {why}; use tcp://HOST:PORT, e.g. tcp://192.168.1.50:23"
-            )
+    pub fn parse(s: &str) -> Result<NetSource, ArgError> {
+        let bad = |error| ArgError::NetSource {
+            text: s.to_string(),
+            error,
         };
-        let (host, port) = if let Some(rest) = s.strip_prefix('[') {
-            let (host, after) = rest.split_once(']').ok_or_else(|| bad("no ']'"))?;
-            if host.parse::<std::net::Ipv6Addr>().is_err() {
-                return Err(bad("not an IPv6 address between [ and ]"));
-            }
-            let port = after.strip_prefix(':').ok_or_else(|| bad("no port"))?;
-            (host, port)
-        } else {
-            s.rsplit_once(':').ok_or_else(|| bad("no port"))?
-        };
-        if host.is_empty() {
-            return Err(bad("no host"));
-        }
-        let bracketed = s.starts_with('[');
-        if !bracketed && (host.contains(['/', ':', '[', ']']) || host.contains(char::is_whitespace))
-        {
-            return Err(bad("not a host name or address"));
-        }
-        match port.parse::<u16>() {
-            Ok(0) | Err(_) => Err(bad("the port must be a number from 1 to 65535")),
-            Ok(port) => Ok(NetSource {
-                host: host.to_string(),
+        let split = HostPort::parse(s).map_err(|e| bad(NetSourceError::Addr(e)))?;
+        match split.port {
+            None => Err(bad(NetSourceError::NoPort)),
+            Some(0) => Err(bad(NetSourceError::Addr(AddrError::PortOutOfRange(0)))),
+            Some(port) => Ok(NetSource {
+                host: split.host.to_string(),
                 port,
             }),
         }
@@ -87,7 +74,8 @@ mod tests {
             "host/x:23",
         ] {
             let err = NetSource::parse(bad).unwrap_err();
-            assert!(err.contains("tcp://HOST:PORT"), "{bad}: {err}");
+            assert!(matches!(err, ArgError::NetSource { .. }), "{bad}: {err}");
+            assert!(err.to_string().contains("tcp://HOST:PORT"), "{bad}: {err}");
         }
     }
 }
