@@ -48,6 +48,7 @@ pub mod error;
 pub mod framer;
 pub mod gateway;
 pub mod health;
+pub mod homewizard;
 pub mod http;
 pub mod hub;
 pub mod json;

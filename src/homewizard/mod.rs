@@ -1,0 +1,79 @@
+//! HomeWizard's local API (v1), the lingua franca of meter readers: Home
+//! Assistant's `homewizard` integration, evcc, openHAB, Homey, home
+//! batteries and chargers read a HomeWizard P1 meter this way. p1mux,
+//! with each telegram checked ~0.1 ms after the meter's last byte, serves
+//! the same answers from the cable:
+//!
+//! | path           | answer                                               |
+//! |----------------|------------------------------------------------------|
+//! | `/api`         | product type `HWE-P1`, serial, versions ([`identity`]) |
+//! | `/api/v1/data` | the last telegram in HomeWizard's shape ([`data`]), or 503 when it is stale ([`freshness`]) |
+//!
+//! (`/api/v1/telegram`, the telegram as text, was p1mux's already.)
+//!
+//! Pure code: a [`Reading`] in, JSON out; the HTTP output serves it and
+//! the mDNS responder announces it ([`crate::mdns`]).
+
+pub mod data;
+mod decimal;
+pub mod freshness;
+pub mod identity;
+
+pub use freshness::{Freshness, Verdict};
+pub use identity::Identity;
+
+use std::rc::Rc;
+use std::time::Instant;
+
+use crate::telegram::Reading;
+
+/// What the HomeWizard paths serve, kept up to date telegram by telegram.
+#[derive(Debug, Default)]
+pub struct HomeWizard {
+    /// `/api/v1/data` of the last telegram, made once per telegram.
+    data: Option<Rc<[u8]>>,
+    identity: Option<Identity>,
+    freshness: Freshness,
+}
+
+/// An answer: status, JSON body.
+pub type Answer = (u16, Rc<[u8]>);
+
+impl HomeWizard {
+    /// Takes in a valid telegram from `source` (its name, for meters
+    /// without an equipment id).
+    pub fn telegram(&mut self, reading: &Reading, at: Instant, source: &str) {
+        self.freshness.telegram(at);
+        self.data = Some(data::json(reading).into_bytes().into());
+        let identity = Identity::of(reading, source);
+        if self.identity.as_ref() != Some(&identity) {
+            self.identity = Some(identity);
+        }
+    }
+
+    /// The meter's identity, once a telegram showed it.
+    pub fn identity(&self) -> Option<&Identity> {
+        self.identity.as_ref()
+    }
+
+    /// `/api`: 503 until the first telegram says which meter this is.
+    pub fn device(&self) -> Answer {
+        match &self.identity {
+            Some(identity) => (200, identity.json().into_bytes().into()),
+            None => (503, Verdict::NoTelegram.error_json().into_bytes().into()),
+        }
+    }
+
+    /// `/api/v1/data` at `now`.
+    pub fn data(&self, now: Instant) -> Answer {
+        match (self.freshness.verdict(now), &self.data) {
+            (Verdict::Fresh, Some(data)) => (200, data.clone()),
+            (Verdict::Fresh, None) => (503, Verdict::NoTelegram.error_json().into_bytes().into()),
+            (verdict, _) => (503, verdict.error_json().into_bytes().into()),
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "data_tests.rs"]
+mod data_tests;
