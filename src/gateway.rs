@@ -18,6 +18,7 @@ use crate::error::StartError;
 use crate::health::Status;
 use crate::http::Http;
 use crate::hub::{Hub, Policy};
+use crate::mdns::Mdns;
 use crate::mqtt::MqttOutput;
 use crate::output::{Context, Output, TOKENS_PER_OUTPUT};
 use crate::pipeline::Pipeline;
@@ -80,7 +81,14 @@ pub fn run(config: Config) -> Result<(), StartError> {
     }
     let first = FIRST_OUTPUT + outputs.len() * TOKENS_PER_OUTPUT;
     if let Some(http) = Http::bind(&config, poll.registry(), first)? {
+        let port = http.port();
         outputs.push(Box::new(http));
+        if config.mdns {
+            let first = FIRST_OUTPUT + outputs.len() * TOKENS_PER_OUTPUT;
+            let source = crate::homewizard::identity::source_name(&config.source);
+            let mdns = Mdns::open(&source, port, poll.registry(), first, now)?;
+            outputs.push(Box::new(mdns));
+        }
     }
     const { assert!(FIRST_SOURCE + SOURCE_TOKENS <= FIRST_OUTPUT) };
     let source = source::open(&config.source, poll.registry(), FIRST_SOURCE, now)?;

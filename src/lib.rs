@@ -62,3 +62,4 @@ pub mod pipeline;
 pub mod probe;
 pub mod source;
 pub mod telegram;
+pub mod mdns;

@@ -107,6 +107,8 @@ pub struct Config {
     pub mqtt: Option<MqttConfig>,
     /// The HTTP output; None when off.
     pub http: Option<HttpConfig>,
+    /// Announce the HTTP output over mDNS (`--mdns`); only with `http`.
+    pub mdns: bool,
 }
 
 /// `--key-file` and `--auth-key-file`, as given: the files are read at
@@ -213,7 +215,15 @@ impl Config {
                 optional: false,
             }),
         };
+        if args.mdns && args.http.is_empty() {
+            return Err(
+                "--mdns announces the HTTP output: give --http too (Home Assistant asks \
+                 port 80: --http 80)"
+                    .into(),
+            );
+        }
         Ok(Config {
+            mdns: args.mdns,
             source,
             listen,
             forward: args.forward,

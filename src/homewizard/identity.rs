@@ -7,8 +7,19 @@
 //! get theirs from the header and the source's name (the device path),
 //! which tell two such meters on one box apart.
 
+use crate::config::SourceConfig;
 use crate::json::Writer;
 use crate::telegram::Reading;
+
+/// The source's name as the identity of a meter without an equipment id
+/// sees it: the device path, `tcp://HOST:PORT`, `demo`.
+pub fn source_name(source: &SourceConfig) -> String {
+    match source {
+        SourceConfig::Serial { device, .. } => device.display().to_string(),
+        SourceConfig::Network(net) => net.to_string(),
+        SourceConfig::Demo => "demo".into(),
+    }
+}
 
 pub const PRODUCT_TYPE: &str = "HWE-P1";
 pub const PRODUCT_NAME: &str = "P1 Meter (p1mux)";

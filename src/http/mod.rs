@@ -68,6 +68,11 @@ pub struct Http {
     unread: Vec<Token>,
     state: State,
     stats: HttpStats,
+    /// The source's name, for the HomeWizard identity of a meter without
+    /// an equipment id.
+    source: String,
+    /// The first listener's port, for the mDNS announcement.
+    port: u16,
 }
 
 impl Http {
@@ -83,6 +88,7 @@ impl Http {
             return Ok(None);
         };
         let mut listeners = Vec::new();
+        let mut port = 0;
         for (i, addr) in addrs.iter().enumerate() {
             // The hint for a port in use names the option.
             let bound = listen::bind(*addr).map_err(|e| e.replace("--listen", "--http"));
@@ -98,6 +104,9 @@ impl Http {
             match bound {
                 Ok((listener, local)) => {
                     info!("status page: http://{local}/");
+                    if port == 0 {
+                        port = local.port();
+                    }
                     listeners.push(listener);
                 }
                 Err(e) if *optional => {
@@ -121,7 +130,14 @@ impl Http {
             unread: Vec::new(),
             state: State::new(),
             stats: HttpStats::default(),
+            source: crate::homewizard::identity::source_name(&config.source),
+            port,
         }))
+    }
+
+    /// The port the API is served on (the first `--http` address's).
+    pub fn port(&self) -> u16 {
+        self.port
     }
 
     fn live_status(&self) -> OutputStatus {
@@ -156,6 +172,7 @@ impl Output for Http {
         };
         let data = crate::json::state(&reading);
         self.state.history.add(telegram.at, &reading);
+        (self.state.homewizard).telegram(&reading, telegram.at, &self.source);
         self.broadcast(cx.registry, event("telegram", &data), cx.now);
         self.state.last = Some(Last {
             bytes: telegram.bytes.clone(),
