@@ -2,10 +2,13 @@
 //! fields of docs/v1/measurement.mdx), built from what the telegram says.
 //!
 //! - A value the telegram lacks is left out, never sent as 0 or null.
-//!   Two are derived, as HomeWizard's own meter does: the import and
-//!   export totals are the sum of the tariffs when the meter sends no
-//!   `1.8.0`/`2.8.0` (python-homewizard-energy would otherwise take tariff
-//!   1 alone for the total), and net power is delivered minus returned.
+//!   Three are derived: the import and export totals are the sum of the
+//!   tariffs when the meter sends no `1.8.0`/`2.8.0`, as HomeWizard's own
+//!   meter does (python-homewizard-energy would otherwise take tariff 1
+//!   alone for the total); a meter with a total and no tariff registers
+//!   (Luxembourg, Sweden) has that one register as tariff 1 (evcc sums
+//!   `total_power_import_t*` and would read nothing); net power is
+//!   delivered minus returned.
 //! - Units: power in W and energy in kWh whatever scale the meter sends
 //!   (DSMR's kW and kWh, Austria's W and Wh), converted exactly on the
 //!   meter's digits ([`Decimal`]); a value in a unit that does not fit is
@@ -82,7 +85,7 @@ pub fn json(reading: &Reading) -> String {
         w.key("active_tariff").raw_number(&tariff.json());
     }
     for (direction, key) in [("import", "energy_delivered"), ("export", "energy_returned")] {
-        let tariffs: Vec<(u8, Decimal)> = (1..=4)
+        let mut tariffs: Vec<(u8, Decimal)> = (1..=4)
             .filter_map(|t| {
                 let value = reading.get(&format!("{key}_tariff{t}"))?;
                 Some((t, scaled(value, Some("kWh"))?))
@@ -95,6 +98,11 @@ pub fn json(reading: &Reading) -> String {
         if let Some(total) = total {
             w.key(&format!("total_power_{direction}_kwh"))
                 .raw_number(&total.json());
+            // A meter without tariff registers has one: evcc sums
+            // `total_power_import_t*` and would read nothing otherwise.
+            if tariffs.is_empty() {
+                tariffs.push((1, total));
+            }
         }
         for (t, value) in tariffs {
             w.key(&format!("total_power_{direction}_t{t}_kwh"))

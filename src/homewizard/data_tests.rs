@@ -80,7 +80,8 @@ fn swedish_without_id_or_version() {
     let got = data(include_bytes!("../../tests/data/sweden_aidon_6534.txt"));
     let want = concat!(
         r#""meter_model":"ADN9 6534","total_power_import_kwh":7805.332,"#,
-        r#""total_power_export_kwh":0.000,"active_power_w":870,"active_power_l1_w":269,"#,
+        r#""total_power_import_t1_kwh":7805.332,"total_power_export_kwh":0.000,"#,
+        r#""total_power_export_t1_kwh":0.000,"active_power_w":870,"active_power_l1_w":269,"#,
         r#""active_power_l2_w":526,"active_power_l3_w":60,"active_voltage_l1_v":234.7,"#,
         r#""active_voltage_l2_v":234.6,"active_voltage_l3_v":234.5,"#,
         r#""active_current_l1_a":1.6,"active_current_l2_a":2.3,"active_current_l3_a":0.4}"#,
