@@ -1,1 +1,162 @@
-fn main() {}
+//! Discovery as Home Assistant does it: python-zeroconf browsing
+//! `_hwenergy._tcp` finds p1mux with all five TXT keys Home Assistant
+//! requires, within 2 s of the first telegram, over IPv4 and IPv6, also
+//! with avahi-daemon running beside p1mux on port 5353; sees the new
+//! address when one is added, and the goodbye at exit; and
+//! python-homewizard-energy, pointed at the discovered address, reads the
+//! serial that was announced (Home Assistant's next step).
+//!
+//! On a network of its own: two network namespaces joined by a veth pair
+//! (root only), never the host's network. Needs a Python with zeroconf and
+//! python-homewizard-energy (`P1MUX_PYTHON`), and avahi-daemon for the
+//! one test; see tests/common/external.rs for what happens without them.
+
+mod common;
+#[path = "common/dsmr_parser.rs"]
+mod dsmr_parser;
+#[path = "mdns/lan.rs"]
+mod lan;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use common::external::{Tool, needs, run};
+use common::*;
+use dsmr_parser::{Python, find_python};
+use lan::Lan;
+use serde_json::Value;
+
+const BROWSER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/consumers/zeroconf_browser.py");
+const READER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/consumers/homewizard_reader.py");
+/// Home Assistant aborts discovery without any of these.
+const TXT_KEYS: [&str; 5] = ["api_enabled", "path", "product_name", "product_type", "serial"];
+
+/// A Python with zeroconf and python-homewizard-energy, and a network of
+/// namespaces we may make.
+fn find() -> Result<Python, String> {
+    let python = find_python(
+        "import zeroconf, homewizard_energy",
+        "zeroconf and homewizard_energy",
+    )?;
+    Lan::new().map(|_| python)
+}
+
+static ZEROCONF: Tool<Python> = Tool::new(
+    "python-zeroconf and python-homewizard-energy, as root (network namespaces)",
+    "P1MUX_REQUIRE_ZEROCONF",
+    "pip install zeroconf python-homewizard-energy (.ci/run makes target/ci-venv), and run as root",
+    find,
+);
+
+static AVAHI: Tool<(Python, PathBuf)> = Tool::new(
+    "avahi-daemon, python-zeroconf and python-homewizard-energy, as root",
+    "P1MUX_REQUIRE_AVAHI",
+    "apt-get install avahi-daemon",
+    || {
+        let python = find()?;
+        let avahi = PathBuf::from("/usr/sbin/avahi-daemon");
+        match avahi.exists() {
+            true => Ok((python, avahi)),
+            false => Err(format!("no {}", avahi.display())),
+        }
+    },
+);
+
+/// A browser's next event of `kind` within `patience` of `since`, and
+/// how long after `since` it came.
+fn event(browser: &Daemon, kind: &str, since: Instant, patience: Duration) -> (Value, Duration) {
+    let left = patience.saturating_sub(since.elapsed());
+    let line = browser
+        .try_wait_for(&format!(r#""event": "{kind}""#), left)
+        .unwrap_or_else(|e| panic!("no {kind} within {patience:?}: {e}"));
+    (serde_json::from_str(&line).unwrap(), since.elapsed())
+}
+
+/// The whole story on `lan`: p1mux (on a pty) in namespace A, a browser
+/// (`v6`: over IPv6 only) in B.
+fn discover(python: &Python, lan: &Lan, v6: bool) {
+    let mut args = vec![BROWSER];
+    if v6 {
+        args.push("v6");
+    }
+    let browser = lan.spawn_b(&python.0, &args);
+    browser.wait_for("browsing");
+    let mut pty = Pty::open();
+    let device = pty.slave_path.to_str().unwrap();
+    let bin = p1mux_bin().to_str().unwrap();
+    let mut p1mux = lan.spawn_a(
+        bin,
+        &["serve", "--device", device, "--listen", "127.0.0.1:0", "--http", "0.0.0.0:0", "--mdns"],
+    );
+    let line = p1mux.wait_for("status page: http://0.0.0.0:");
+    let port: u16 = line.rsplit(':').next().unwrap().trim_end_matches('/').parse().unwrap();
+    p1mux.wait_for(&format!("opened {device}"));
+    assert!(!p1mux.log_text().contains("cannot bind"), "{}", p1mux.log_text());
+
+    // The first telegram names the meter: the announcement goes out.
+    let written = Instant::now();
+    pty.write(SAMPLES[5]);
+    let (found, took) = event(&browser, "add", written, Duration::from_secs(2));
+    println!("found in {took:?} (IPv{})", if v6 { 6 } else { 4 });
+    let txt = &found["txt"];
+    for key in TXT_KEYS {
+        assert!(txt[key].is_string(), "no {key} in {found}");
+    }
+    assert_eq!((&txt["api_enabled"], &txt["path"]), (&"1".into(), &"/api/v1".into()));
+    assert_eq!(txt["product_type"], "HWE-P1");
+    assert_eq!(found["port"], port);
+    let addresses: Vec<&str> = found["addresses"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
+    assert!(addresses.contains(&lan.a_v4), "{addresses:?}");
+    assert!(addresses.iter().any(|a| a.starts_with("fe80:")), "{addresses:?}");
+
+    // Home Assistant's next step: /api at the discovered address.
+    let out = lan.run_b(&python.0, &[READER, &format!("{}:{port}", lan.a_v4)]);
+    let read: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_eq!(read["device"]["serial"], txt["serial"]);
+    assert_eq!(read["data"]["active_power_w"], 111);
+
+    // A new address is announced at once.
+    let added = Instant::now();
+    lan.add_address_a(lan::SECOND_V4);
+    let (update, took) = event(&browser, "update", added, Duration::from_secs(2));
+    println!("new address seen in {took:?}");
+    assert!(update["addresses"].to_string().contains(lan::SECOND_V4), "{update}");
+
+    // The goodbye: browsers drop the service at once (python-zeroconf
+    // waits the 1 s RFC 6762 asks before it forgets a record).
+    let stopped = Instant::now();
+    p1mux.signal(libc::SIGTERM);
+    let (_, took) = event(&browser, "remove", stopped, Duration::from_secs(3));
+    println!("goodbye seen in {took:?}");
+    p1mux.wait_exit(PATIENCE).expect("p1mux exits");
+    if std::env::var("MDNS_LOG").is_ok() {
+        println!("{}", p1mux.log_text());
+    }
+}
+
+fn ipv4(python: &Python) {
+    discover(python, &Lan::new().unwrap(), false);
+}
+
+fn ipv6(python: &Python) {
+    discover(python, &Lan::new().unwrap(), true);
+}
+
+/// avahi-daemon on the same host (namespace A) holds port 5353 too.
+fn beside_avahi((python, avahi): &(Python, PathBuf)) {
+    let lan = Lan::new().unwrap();
+    let mut daemon = lan.start_avahi(avahi);
+    daemon.wait_for("Server startup complete");
+    discover(python, &lan, false);
+    assert!(daemon.exited().is_none(), "{}", daemon.log_text());
+}
+
+fn main() -> ExitCode {
+    // Each test has a network of its own: parallel ones do not meet.
+    run(vec![
+        needs(&ZEROCONF, "zeroconf_finds_p1mux_over_ipv4_follows_it_and_sees_it_go", ipv4),
+        needs(&ZEROCONF, "zeroconf_finds_p1mux_over_ipv6", ipv6),
+        needs(&AVAHI, "zeroconf_finds_p1mux_beside_avahi_daemon", beside_avahi),
+    ])
+}
