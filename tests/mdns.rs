@@ -87,10 +87,9 @@ fn discover(python: &Python, lan: &Lan, v6: bool) {
     let bin = p1mux_bin().to_str().unwrap();
     let mut p1mux = lan.spawn_a(
         bin,
-        &["serve", "--device", device, "--listen", "127.0.0.1:0", "--http", "0.0.0.0:0", "--mdns"],
+        &["serve", "--device", device, "--listen", "127.0.0.1:0", "--http", "[::]:80", "--mdns"],
     );
-    let line = p1mux.wait_for("status page: http://0.0.0.0:");
-    let port: u16 = line.rsplit(':').next().unwrap().trim_end_matches('/').parse().unwrap();
+    p1mux.wait_for("status page: http://[::]:80/");
     p1mux.wait_for(&format!("opened {device}"));
     assert!(!p1mux.log_text().contains("cannot bind"), "{}", p1mux.log_text());
 
@@ -105,13 +104,14 @@ fn discover(python: &Python, lan: &Lan, v6: bool) {
     }
     assert_eq!((&txt["api_enabled"], &txt["path"]), (&"1".into(), &"/api/v1".into()));
     assert_eq!(txt["product_type"], "HWE-P1");
-    assert_eq!(found["port"], port);
+    assert_eq!(found["port"], 80);
     let addresses: Vec<&str> = found["addresses"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
     assert!(addresses.contains(&lan.a_v4), "{addresses:?}");
     assert!(addresses.iter().any(|a| a.starts_with("fe80:")), "{addresses:?}");
 
-    // Home Assistant's next step: /api at the discovered address.
-    let out = lan.run_b(&python.0, &[READER, &format!("{}:{port}", lan.a_v4)]);
+    // Home Assistant's next step: http://ADDRESS/api, port 80, whatever
+    // port was announced.
+    let out = lan.run_b(&python.0, &[READER, lan.a_v4]);
     let read: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
     assert_eq!(read["device"]["serial"], txt["serial"]);
     assert_eq!(read["data"]["active_power_w"], 111);
@@ -152,11 +152,27 @@ fn beside_avahi((python, avahi): &(Python, PathBuf)) {
     assert!(daemon.exited().is_none(), "{}", daemon.log_text());
 }
 
+/// Port 80 taken (a web server on the same host): p1mux says so and what
+/// to do, and does not start.
+fn port_80_taken(_: &Python) {
+    let lan = Lan::new().unwrap();
+    let server = lan.spawn_a("python3", &["-m", "http.server", "--bind", "0.0.0.0", "80"]);
+    server.wait_for("Serving HTTP");
+    let bin = p1mux_bin().to_str().unwrap();
+    let args = ["serve", "--device", "/dev/null", "--listen", "127.0.0.1:0", "--http", "80"];
+    let mut p1mux = lan.spawn_a(bin, &args);
+    let exit = p1mux.wait_exit(PATIENCE).expect("p1mux gives up");
+    let log = p1mux.log_text();
+    assert!(!exit.success(), "{log}");
+    assert!(log.contains("port 80 is taken") && log.contains("Home Assistant"), "{log}");
+}
+
 fn main() -> ExitCode {
     // Each test has a network of its own: parallel ones do not meet.
     run(vec![
         needs(&ZEROCONF, "zeroconf_finds_p1mux_over_ipv4_follows_it_and_sees_it_go", ipv4),
         needs(&ZEROCONF, "zeroconf_finds_p1mux_over_ipv6", ipv6),
         needs(&AVAHI, "zeroconf_finds_p1mux_beside_avahi_daemon", beside_avahi),
+        needs(&ZEROCONF, "port_80_taken_is_said_plainly", port_80_taken),
     ])
 }

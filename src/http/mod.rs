@@ -91,7 +91,8 @@ impl Http {
         let mut port = 0;
         for (i, addr) in addrs.iter().enumerate() {
             // The hint for a port in use names the option.
-            let bound = listen::bind(*addr).map_err(|e| e.replace("--listen", "--http"));
+            let bound = listen::bind(*addr)
+                .map_err(|e| low_port_hint(addr.port(), e.replace("--listen", "--http")));
             let bound = bound.and_then(|mut l| {
                 let local = l
                     .local_addr()
@@ -151,6 +152,43 @@ impl Http {
                 plural(self.streams, "event stream", "event streams")
             ),
         }
+    }
+}
+
+/// Port 80 is where Home Assistant looks for a HomeWizard meter: say
+/// plainly what to do when p1mux cannot have it.
+fn low_port_hint(port: u16, error: String) -> String {
+    if port == 80 && error.contains("in use") {
+        let what = error.split(';').next().unwrap_or_default();
+        format!(
+            "{what}; port 80 is taken, likely by a web server (nginx, lighttpd, apache: \
+             `ss -ltnp sport = :80` names it). Home Assistant looks for a HomeWizard meter on \
+             port 80 only: free it, or serve another port (--http 8080) and give that port to \
+             clients that take one (evcc, python-homewizard-energy)"
+        )
+    } else if port < 1024 && error.contains("below 1024") {
+        format!(
+            "{error} (the systemd unit grants it; a container: --cap-add NET_BIND_SERVICE, or \
+             sysctl net.ipv4.ip_unprivileged_port_start={port})"
+        )
+    } else {
+        error
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn port_80_hints() {
+        let in_use = "listening on [::]:80: Address in use (os error 98); another program has \
+                      that port (a running p1mux or ser2net?): stop it or pick another --http";
+        let said = super::low_port_hint(80, in_use.into());
+        assert!(said.starts_with("listening on [::]:80: Address in use (os error 98); port 80 is taken"));
+        assert!(!said.contains("ser2net") && said.contains("Home Assistant"), "{said}");
+        let denied = "listening on [::]:80: Permission denied; ports below 1024 need root or \
+                      CAP_NET_BIND_SERVICE";
+        assert!(super::low_port_hint(80, denied.into()).contains("--cap-add NET_BIND_SERVICE"));
+        assert_eq!(super::low_port_hint(8080, in_use.into()), in_use);
     }
 }
 
