@@ -27,7 +27,9 @@
 //! - [`output`]: what every output offers the loop; [`hub`] is the raw TCP
 //!   one (listeners, per-client bounded queues), [`mqtt`]
 //!   publishes to a broker, [`http`] serves the status page, the JSON API,
-//!   server-sent events and metrics. Looking up the broker's name runs on a
+//!   server-sent events, metrics and HomeWizard's P1 API ([`homewizard`]:
+//!   pure code, a reading in, HomeWizard's JSON out); [`mdns`] announces
+//!   that API on the local network. Looking up the broker's name runs on a
 //!   helper thread too.
 //! - [`net`]: TCP plumbing that outputs and sources share as a leaf:
 //!   [`net::connect`] makes an outbound connection (the network source's,
@@ -54,6 +56,7 @@ pub mod hub;
 pub mod json;
 pub mod line;
 pub mod logging;
+pub mod mdns;
 pub mod mqtt;
 pub mod net;
 pub mod outage;
@@ -62,4 +65,3 @@ pub mod pipeline;
 pub mod probe;
 pub mod source;
 pub mod telegram;
-pub mod mdns;

@@ -9,9 +9,9 @@
 //! `python3`) and jq; see tests/common/external.rs for what happens
 //! without them.
 
-mod common;
 #[path = "http/client.rs"]
 mod client;
+mod common;
 #[path = "common/dsmr_parser.rs"]
 mod dsmr_parser;
 #[path = "homewizard/expected.rs"]
@@ -30,7 +30,10 @@ use common::*;
 use dsmr_parser::{Python, find_python};
 use serde_json::Value;
 
-const READER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/consumers/homewizard_reader.py");
+const READER: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/consumers/homewizard_reader.py"
+);
 
 static HOMEWIZARD: Tool<Python> = Tool::new(
     "python-homewizard-energy (Home Assistant's HomeWizard library)",
@@ -40,13 +43,17 @@ static HOMEWIZARD: Tool<Python> = Tool::new(
     || find_python("import homewizard_energy", "homewizard_energy"),
 );
 
-static JQ: Tool<()> = Tool::new("jq", "P1MUX_REQUIRE_JQ", "apt-get install jq", || {
-    match Command::new("jq").arg("--version").output() {
-        Ok(o) if o.status.success() => Ok(()),
-        Ok(_) => Err("jq --version failed".into()),
-        Err(e) => Err(format!("cannot run jq: {e}")),
-    }
-});
+static JQ: Tool<()> =
+    Tool::new(
+        "jq",
+        "P1MUX_REQUIRE_JQ",
+        "apt-get install jq",
+        || match Command::new("jq").arg("--version").output() {
+            Ok(o) if o.status.success() => Ok(()),
+            Ok(_) => Err("jq --version failed".into()),
+            Err(e) => Err(format!("cannot run jq: {e}")),
+        },
+    );
 
 /// The sample meters: name, what p1mux reads, the telegram inside, and
 /// whether it needs the key.
@@ -57,8 +64,16 @@ fn meters() -> Vec<(&'static str, Vec<u8>, Vec<u8>, bool)> {
     let plain = |name: &'static str, f: &str| (name, file(f), file(f), false);
     vec![
         plain("dutch_dsmr5_with_gas", "dsmr50_iskra_am550_2mbus.txt"),
-        plain("belgian_with_peaks_gas_and_water", "belgium_fluvius_emucs171_gas_water.txt"),
-        ("luxembourg_decrypted", frames::lux_frame(5), frames::lux(5), true),
+        plain(
+            "belgian_with_peaks_gas_and_water",
+            "belgium_fluvius_emucs171_gas_water.txt",
+        ),
+        (
+            "luxembourg_decrypted",
+            frames::lux_frame(5),
+            frames::lux(5),
+            true,
+        ),
         plain("swedish", "sweden_aidon_6534.txt"),
         plain("austrian_wh_and_w", "austria_sagemcom_t210dr.txt"),
         plain("dsmr22_with_gas", "dsmr22_iskra_mt382-1003.txt"),
@@ -91,7 +106,11 @@ fn read(python: &Python, http: u16, mode: &str) -> Value {
         .output()
         .expect("running the reader");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
 }
 
@@ -103,19 +122,35 @@ fn reads_every_sensor(python: &Python, meter: usize) {
     assert_eq!(device["product_type"], "HWE-P1", "{name}");
     assert_eq!(device["api_version"], "v1");
     let serial = device["serial"].as_str().unwrap();
-    assert!(serial.len() == 12 && serial.bytes().all(|b| b.is_ascii_hexdigit()), "{serial}");
+    assert!(
+        serial.len() == 12 && serial.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{serial}"
+    );
     let want = expected::data(&telegram);
     let data = got["data"].as_object().unwrap();
     for (field, value) in data {
         match want.get(field.as_str()) {
-            Some(w) => assert!(expected::same(value, w), "{name}: {field} is {value}, not {w}"),
-            None => assert!(value.is_null(), "{name}: {field} is {value}: not in the telegram"),
+            Some(w) => assert!(
+                expected::same(value, w),
+                "{name}: {field} is {value}, not {w}"
+            ),
+            None => assert!(
+                value.is_null(),
+                "{name}: {field} is {value}: not in the telegram"
+            ),
         }
     }
     for field in want.keys() {
-        assert!(data.contains_key(*field), "{name}: the library has no {field}");
+        assert!(
+            data.contains_key(*field),
+            "{name}: the library has no {field}"
+        );
     }
-    println!("{name}: {} fields: {:?}", want.len(), want.keys().collect::<Vec<_>>());
+    println!(
+        "{name}: {} fields: {:?}",
+        want.len(),
+        want.keys().collect::<Vec<_>>()
+    );
 }
 
 /// evcc's `homewizard` meter template: power is `.active_power_w`, energy
@@ -138,13 +173,19 @@ fn evcc_reads_power_and_import(_: &()) {
             child.stdin.take().unwrap().write_all(&body).unwrap();
             let out = child.wait_with_output().unwrap();
             let text = String::from_utf8_lossy(&out.stdout);
-            text.trim().parse().unwrap_or_else(|_| panic!("{name}: {expression} gave {text}"))
+            text.trim()
+                .parse()
+                .unwrap_or_else(|_| panic!("{name}: {expression} gave {text}"))
         };
         let want = expected::data(&telegram);
         let power = want["active_power_w"].as_f64().unwrap();
         let import = want["total_energy_import_kwh"].as_f64().unwrap();
         assert_eq!(jq(POWER), power, "{name}");
-        assert!((jq(ENERGY) - import).abs() < 1e-6, "{name}: {} vs {import}", jq(ENERGY));
+        assert!(
+            (jq(ENERGY) - import).abs() < 1e-6,
+            "{name}: {} vs {import}",
+            jq(ENERGY)
+        );
         println!("{name}: evcc reads {power} W, {import} kWh");
     }
 }
@@ -166,7 +207,11 @@ fn silent_meter_is_unavailable(python: &Python) {
         if reply.status == 503 {
             break reply;
         }
-        assert!(last.elapsed() < Duration::from_secs(6), "still 200 after {:?}", last.elapsed());
+        assert!(
+            last.elapsed() < Duration::from_secs(6),
+            "still 200 after {:?}",
+            last.elapsed()
+        );
         thread::sleep(Duration::from_millis(50));
     };
     let after = last.elapsed();
@@ -197,9 +242,21 @@ fn main() -> ExitCode {
             |p: &Python| reads_every_sensor(p, 4),
             |p: &Python| reads_every_sensor(p, 5),
         ][i];
-        trials.push(needs(&HOMEWIZARD, &format!("python_homewizard_energy_reads_{name}"), test));
+        trials.push(needs(
+            &HOMEWIZARD,
+            &format!("python_homewizard_energy_reads_{name}"),
+            test,
+        ));
     }
-    trials.push(needs(&JQ, "evcc_expressions_read_power_and_import_total", evcc_reads_power_and_import));
-    trials.push(needs(&HOMEWIZARD, "a_silent_meter_is_unavailable", silent_meter_is_unavailable));
+    trials.push(needs(
+        &JQ,
+        "evcc_expressions_read_power_and_import_total",
+        evcc_reads_power_and_import,
+    ));
+    trials.push(needs(
+        &HOMEWIZARD,
+        "a_silent_meter_is_unavailable",
+        silent_meter_is_unavailable,
+    ));
     run(trials)
 }

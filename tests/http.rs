@@ -166,6 +166,8 @@ fn every_endpoint_says_what_the_meter_sent() {
         !text.contains("src=\"http") && !text.contains("href=\"http"),
         "external assets"
     );
+    // The page reads p1mux's own JSON, not HomeWizard's shape.
+    assert!(text.contains("api/v1/reading") && !text.contains("api/v1/data"));
 }
 
 #[test]

@@ -27,10 +27,22 @@ use dsmr_parser::{Python, find_python};
 use lan::Lan;
 use serde_json::Value;
 
-const BROWSER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/consumers/zeroconf_browser.py");
-const READER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/consumers/homewizard_reader.py");
+const BROWSER: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/consumers/zeroconf_browser.py"
+);
+const READER: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/consumers/homewizard_reader.py"
+);
 /// Home Assistant aborts discovery without any of these.
-const TXT_KEYS: [&str; 5] = ["api_enabled", "path", "product_name", "product_type", "serial"];
+const TXT_KEYS: [&str; 5] = [
+    "api_enabled",
+    "path",
+    "product_name",
+    "product_type",
+    "serial",
+];
 
 /// A Python with zeroconf and python-homewizard-energy, and a network of
 /// namespaces we may make.
@@ -87,11 +99,24 @@ fn discover(python: &Python, lan: &Lan, v6: bool) {
     let bin = p1mux_bin().to_str().unwrap();
     let mut p1mux = lan.spawn_a(
         bin,
-        &["serve", "--device", device, "--listen", "127.0.0.1:0", "--http", "[::]:80", "--mdns"],
+        &[
+            "serve",
+            "--device",
+            device,
+            "--listen",
+            "127.0.0.1:0",
+            "--http",
+            "[::]:80",
+            "--mdns",
+        ],
     );
     p1mux.wait_for("status page: http://[::]:80/");
     p1mux.wait_for(&format!("opened {device}"));
-    assert!(!p1mux.log_text().contains("cannot bind"), "{}", p1mux.log_text());
+    assert!(
+        !p1mux.log_text().contains("cannot bind"),
+        "{}",
+        p1mux.log_text()
+    );
 
     // The first telegram names the meter: the announcement goes out.
     let written = Instant::now();
@@ -102,12 +127,23 @@ fn discover(python: &Python, lan: &Lan, v6: bool) {
     for key in TXT_KEYS {
         assert!(txt[key].is_string(), "no {key} in {found}");
     }
-    assert_eq!((&txt["api_enabled"], &txt["path"]), (&"1".into(), &"/api/v1".into()));
+    assert_eq!(
+        (&txt["api_enabled"], &txt["path"]),
+        (&"1".into(), &"/api/v1".into())
+    );
     assert_eq!(txt["product_type"], "HWE-P1");
     assert_eq!(found["port"], 80);
-    let addresses: Vec<&str> = found["addresses"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
+    let addresses: Vec<&str> = found["addresses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
     assert!(addresses.contains(&lan.a_v4), "{addresses:?}");
-    assert!(addresses.iter().any(|a| a.starts_with("fe80:")), "{addresses:?}");
+    assert!(
+        addresses.iter().any(|a| a.starts_with("fe80:")),
+        "{addresses:?}"
+    );
 
     // Home Assistant's next step: http://ADDRESS/api, port 80, whatever
     // port was announced.
@@ -121,7 +157,10 @@ fn discover(python: &Python, lan: &Lan, v6: bool) {
     lan.add_address_a(lan::SECOND_V4);
     let (update, took) = event(&browser, "update", added, Duration::from_secs(2));
     println!("new address seen in {took:?}");
-    assert!(update["addresses"].to_string().contains(lan::SECOND_V4), "{update}");
+    assert!(
+        update["addresses"].to_string().contains(lan::SECOND_V4),
+        "{update}"
+    );
 
     // The goodbye: browsers drop the service at once (python-zeroconf
     // waits the 1 s RFC 6762 asks before it forgets a record).
@@ -159,20 +198,39 @@ fn port_80_taken(_: &Python) {
     let server = lan.spawn_a("python3", &["-m", "http.server", "--bind", "0.0.0.0", "80"]);
     server.wait_for("Serving HTTP");
     let bin = p1mux_bin().to_str().unwrap();
-    let args = ["serve", "--device", "/dev/null", "--listen", "127.0.0.1:0", "--http", "80"];
+    let args = [
+        "serve",
+        "--device",
+        "/dev/null",
+        "--listen",
+        "127.0.0.1:0",
+        "--http",
+        "80",
+    ];
     let mut p1mux = lan.spawn_a(bin, &args);
     let exit = p1mux.wait_exit(PATIENCE).expect("p1mux gives up");
     let log = p1mux.log_text();
     assert!(!exit.success(), "{log}");
-    assert!(log.contains("port 80 is taken") && log.contains("Home Assistant"), "{log}");
+    assert!(
+        log.contains("port 80 is taken") && log.contains("Home Assistant"),
+        "{log}"
+    );
 }
 
 fn main() -> ExitCode {
     // Each test has a network of its own: parallel ones do not meet.
     run(vec![
-        needs(&ZEROCONF, "zeroconf_finds_p1mux_over_ipv4_follows_it_and_sees_it_go", ipv4),
+        needs(
+            &ZEROCONF,
+            "zeroconf_finds_p1mux_over_ipv4_follows_it_and_sees_it_go",
+            ipv4,
+        ),
         needs(&ZEROCONF, "zeroconf_finds_p1mux_over_ipv6", ipv6),
-        needs(&AVAHI, "zeroconf_finds_p1mux_beside_avahi_daemon", beside_avahi),
+        needs(
+            &AVAHI,
+            "zeroconf_finds_p1mux_beside_avahi_daemon",
+            beside_avahi,
+        ),
         needs(&ZEROCONF, "port_80_taken_is_said_plainly", port_80_taken),
     ])
 }

@@ -39,9 +39,21 @@ pub const WIFI_STRENGTH: u8 = 100;
 /// Net power, W: HomeWizard's field, the delivered and returned keys.
 const POWER: [(&str, &str, &str); 4] = [
     ("active_power_w", "power_delivered", "power_returned"),
-    ("active_power_l1_w", "power_delivered_l1", "power_returned_l1"),
-    ("active_power_l2_w", "power_delivered_l2", "power_returned_l2"),
-    ("active_power_l3_w", "power_delivered_l3", "power_returned_l3"),
+    (
+        "active_power_l1_w",
+        "power_delivered_l1",
+        "power_returned_l1",
+    ),
+    (
+        "active_power_l2_w",
+        "power_delivered_l2",
+        "power_returned_l2",
+    ),
+    (
+        "active_power_l3_w",
+        "power_delivered_l3",
+        "power_returned_l3",
+    ),
 ];
 
 /// Values passed on with a unit check: HomeWizard's field, p1mux's key,
@@ -84,7 +96,10 @@ pub fn json(reading: &Reading) -> String {
     if let Some(tariff) = reading.get("tariff").and_then(|v| scaled(v, None)) {
         w.key("active_tariff").raw_number(&tariff.json());
     }
-    for (direction, key) in [("import", "energy_delivered"), ("export", "energy_returned")] {
+    for (direction, key) in [
+        ("import", "energy_delivered"),
+        ("export", "energy_returned"),
+    ] {
         let mut tariffs: Vec<(u8, Decimal)> = (1..=4)
             .filter_map(|t| {
                 let value = reading.get(&format!("{key}_tariff{t}"))?;
@@ -274,7 +289,10 @@ fn external_type(device: &Device) -> Option<&'static str> {
 fn raw_equipment_id(reading: &Reading, channel: u8) -> Option<String> {
     reading.lines.iter().find_map(|line| {
         let obis = line.obis?;
-        let id = [Obis::new(0, channel, 96, 1, 0), Obis::new(0, channel, 96, 1, 1)];
+        let id = [
+            Obis::new(0, channel, 96, 1, 0),
+            Obis::new(0, channel, 96, 1, 1),
+        ];
         let raw = line.fields.first()?;
         (id.contains(&obis) && !raw.is_empty()).then(|| raw.clone())
     })

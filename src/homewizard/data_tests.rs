@@ -15,7 +15,9 @@ fn data(telegram: &[u8]) -> String {
 #[test]
 fn dutch_dsmr5_with_gas() {
     // Channel 1 is vacant (`700101010000W`, `00000000`): no external entry.
-    let got = data(include_bytes!("../../tests/data/dsmr50_iskra_am550_2mbus.txt"));
+    let got = data(include_bytes!(
+        "../../tests/data/dsmr50_iskra_am550_2mbus.txt"
+    ));
     let want = concat!(
         r#""smr_version":50,"meter_model":"ISK5\\2M550T-1012","#,
         r#""unique_id":"4530303434303037333832323436303139","active_tariff":1,"#,
@@ -38,7 +40,9 @@ fn dutch_dsmr5_with_gas() {
 
 #[test]
 fn belgian_peaks_gas_and_water() {
-    let got = data(include_bytes!("../../tests/data/belgium_fluvius_emucs171_gas_water.txt"));
+    let got = data(include_bytes!(
+        "../../tests/data/belgium_fluvius_emucs171_gas_water.txt"
+    ));
     let want = concat!(
         // e-MUCS 50217 is DSMR 5.0.2.
         r#""smr_version":50,"meter_model":"FLU5\\253769484_A","#,
@@ -64,7 +68,9 @@ fn belgian_peaks_gas_and_water() {
 #[test]
 fn austrian_wh_and_w_as_they_are() {
     // 006545766 Wh is 6545.766 kWh (Domoticz reads 6545766 kWh); 286 W.
-    let got = data(include_bytes!("../../tests/data/austria_sagemcom_t210dr.txt"));
+    let got = data(include_bytes!(
+        "../../tests/data/austria_sagemcom_t210dr.txt"
+    ));
     let want = concat!(
         r#""smr_version":50,"meter_model":"EST5\\253710000_A","#,
         r#""total_power_import_kwh":6545.766,"total_power_import_t1_kwh":5017.120,"#,
@@ -91,7 +97,9 @@ fn swedish_without_id_or_version() {
 
 #[test]
 fn dsmr22_gas_without_season() {
-    let got = data(include_bytes!("../../tests/data/dsmr22_iskra_mt382-1003.txt"));
+    let got = data(include_bytes!(
+        "../../tests/data/dsmr22_iskra_mt382-1003.txt"
+    ));
     let want = concat!(
         r#""meter_model":"ISk5\\2MT382-1003","unique_id":"5A424556303035313036383434393132","#,
         r#""active_tariff":2,"total_power_import_kwh":36123.160,"#,

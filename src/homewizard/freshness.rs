@@ -124,7 +124,11 @@ mod tests {
         f.telegram(last + secs(3.0));
         assert_eq!(f.interval(), secs(1.0));
         assert!(Verdict::Stale(secs(12.4)).error_json().contains("for 12 s"));
-        assert!(Verdict::NoTelegram.error_json().starts_with(r#"{"error":{"id":901,"#));
+        assert!(
+            Verdict::NoTelegram
+                .error_json()
+                .starts_with(r#"{"error":{"id":901,"#)
+        );
     }
 
     #[test]

@@ -70,18 +70,30 @@ mod tests {
     use super::*;
 
     const DSMR50: &[u8] = include_bytes!("../../tests/data/dsmr50_iskra_am550_2mbus.txt");
-    const BELGIUM: &[u8] = include_bytes!("../../tests/data/belgium_fluvius_emucs171_gas_water.txt");
+    const BELGIUM: &[u8] =
+        include_bytes!("../../tests/data/belgium_fluvius_emucs171_gas_water.txt");
     const SWEDEN: &[u8] = include_bytes!("../../tests/data/sweden_aidon_6534.txt");
 
     #[test]
     fn stable_and_distinct() {
         let dutch = Identity::of(&Reading::parse(DSMR50), "/dev/ttyUSB0");
         assert_eq!(dutch.serial.len(), 12);
-        assert!(dutch.serial.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+        assert!(
+            dutch
+                .serial
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        );
         // The equipment id decides; where it is read from does not.
-        assert_eq!(dutch, Identity::of(&Reading::parse(DSMR50), "tcp://pi:2000"));
+        assert_eq!(
+            dutch,
+            Identity::of(&Reading::parse(DSMR50), "tcp://pi:2000")
+        );
         // Fixed forever: Home Assistant keeps its entities under it.
-        assert_eq!(dutch.serial, Identity::of(&Reading::parse(DSMR50), "").serial);
+        assert_eq!(
+            dutch.serial,
+            Identity::of(&Reading::parse(DSMR50), "").serial
+        );
         let belgian = Identity::of(&Reading::parse(BELGIUM), "/dev/ttyUSB0");
         assert_ne!(dutch, belgian);
         let sweden = Reading::parse(SWEDEN);
@@ -91,7 +103,10 @@ mod tests {
             "two meters without an id on one box"
         );
         let api = dutch.json();
-        assert!(api.starts_with(r#"{"product_type":"HWE-P1","product_name":"#), "{api}");
+        assert!(
+            api.starts_with(r#"{"product_type":"HWE-P1","product_name":"#),
+            "{api}"
+        );
         assert!(api.contains(&format!(r#""serial":"{}""#, dutch.serial)));
         assert!(api.ends_with(r#""api_version":"v1"}"#), "{api}");
     }

@@ -176,22 +176,6 @@ fn low_port_hint(port: u16, error: String) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn port_80_hints() {
-        let in_use = "listening on [::]:80: Address in use (os error 98); another program has \
-                      that port (a running p1mux or ser2net?): stop it or pick another --http";
-        let said = super::low_port_hint(80, in_use.into());
-        assert!(said.starts_with("listening on [::]:80: Address in use (os error 98); port 80 is taken"));
-        assert!(!said.contains("ser2net") && said.contains("Home Assistant"), "{said}");
-        let denied = "listening on [::]:80: Permission denied; ports below 1024 need root or \
-                      CAP_NET_BIND_SERVICE";
-        assert!(super::low_port_hint(80, denied.into()).contains("--cap-add NET_BIND_SERVICE"));
-        assert_eq!(super::low_port_hint(8080, in_use.into()), in_use);
-    }
-}
-
 /// One server-sent event.
 fn event(name: &str, data: &str) -> Rc<[u8]> {
     format!("event: {name}\ndata: {data}\n\n")
@@ -293,5 +277,28 @@ impl Output for Http {
             let json = status_json::render(status, &self.live_status(), cx.now);
             self.broadcast(cx.registry, event("status", &json), cx.now);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn port_80_hints() {
+        let in_use = "listening on [::]:80: Address in use (os error 98); another program has \
+                      that port (a running p1mux or ser2net?): stop it or pick another --http";
+        let said = super::low_port_hint(80, in_use.into());
+        assert!(
+            said.starts_with(
+                "listening on [::]:80: Address in use (os error 98); port 80 is taken"
+            )
+        );
+        assert!(
+            !said.contains("ser2net") && said.contains("Home Assistant"),
+            "{said}"
+        );
+        let denied = "listening on [::]:80: Permission denied; ports below 1024 need root or \
+                      CAP_NET_BIND_SERVICE";
+        assert!(super::low_port_hint(80, denied.into()).contains("--cap-add NET_BIND_SERVICE"));
+        assert_eq!(super::low_port_hint(8080, in_use.into()), in_use);
     }
 }

@@ -112,7 +112,10 @@ pub fn answer(req: &Request, state: &State, http: &OutputStatus, now: Instant) -
         }
         "/events" if req.method == Method::Get => Answer::Events,
         "/events" => Answer::Response(Response::new(200, "text/event-stream", Rc::from(&b""[..]))),
-        _ => Answer::Response(Response::text(404, "no such page: try / or /api/v1/reading")),
+        _ => Answer::Response(Response::text(
+            404,
+            "no such page: try / or /api/v1/reading",
+        )),
     }
 }
 

@@ -205,7 +205,9 @@ impl Mdns {
             };
             let (Some(zone), Some(interface)) = (
                 &self.zone,
-                self.interfaces.iter().find(|f| f.index == received.interface),
+                self.interfaces
+                    .iter()
+                    .find(|f| f.index == received.interface),
             ) else {
                 continue;
             };

@@ -82,7 +82,8 @@ impl McastSocket {
     /// gone ones (the kernel dropped their memberships with them).
     pub fn join(&mut self, interfaces: &[Interface]) -> Vec<(String, io::Error)> {
         let mut failed = Vec::new();
-        self.joined.retain(|i| interfaces.iter().any(|f| f.index == *i));
+        self.joined
+            .retain(|i| interfaces.iter().any(|f| f.index == *i));
         for interface in interfaces {
             if self.joined.contains(&interface.index) || !self.carries(interface) {
                 continue;
@@ -138,10 +139,14 @@ impl McastSocket {
         }
         let from = msg.address.and_then(|a| {
             if let Some(v4) = a.as_sockaddr_in() {
-                Some(SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::from(v4.ip()), v4.port())))
+                Some(SocketAddr::V4(SocketAddrV4::new(
+                    Ipv4Addr::from(v4.ip()),
+                    v4.port(),
+                )))
             } else {
-                a.as_sockaddr_in6()
-                    .map(|v6| SocketAddr::V6(SocketAddrV6::new(v6.ip(), v6.port(), 0, v6.scope_id())))
+                a.as_sockaddr_in6().map(|v6| {
+                    SocketAddr::V6(SocketAddrV6::new(v6.ip(), v6.port(), 0, v6.scope_id()))
+                })
             }
         });
         let Some(from) = from else {
@@ -175,7 +180,13 @@ impl McastSocket {
             (Family::V4, IpAddr::V4(_)) => ControlMessage::Ipv4PacketInfo(&v4_info),
             _ => ControlMessage::Ipv6PacketInfo(&v6_info),
         };
-        sendmsg(self.socket.as_raw_fd(), &iov, &[cmsg], MsgFlags::MSG_DONTWAIT, Some(&addr))?;
+        sendmsg(
+            self.socket.as_raw_fd(),
+            &iov,
+            &[cmsg],
+            MsgFlags::MSG_DONTWAIT,
+            Some(&addr),
+        )?;
         Ok(())
     }
 }

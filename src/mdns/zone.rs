@@ -85,29 +85,51 @@ impl Zone {
         let rr = |n: &'a str, ttl, rdata| ResourceRecord::new(name(n), CLASS::IN, ttl, rdata);
         let mut out = Vec::new();
         for (i, s) in self.services.iter().enumerate() {
-            out.push((Role::Ptr(i), rr(&s.kind, OTHER_TTL, RData::PTR(PTR(name(&s.instance))))));
-            out.push((Role::Meta, rr(META, OTHER_TTL, RData::PTR(PTR(name(&s.kind))))));
+            out.push((
+                Role::Ptr(i),
+                rr(&s.kind, OTHER_TTL, RData::PTR(PTR(name(&s.instance)))),
+            ));
+            out.push((
+                Role::Meta,
+                rr(META, OTHER_TTL, RData::PTR(PTR(name(&s.kind)))),
+            ));
             let srv = SRV {
                 priority: 0,
                 weight: 0,
                 port: s.port,
                 target: name(&self.host),
             };
-            out.push((Role::Srv(i), rr(&s.instance, HOST_TTL, RData::SRV(srv)).with_cache_flush(true)));
+            out.push((
+                Role::Srv(i),
+                rr(&s.instance, HOST_TTL, RData::SRV(srv)).with_cache_flush(true),
+            ));
             let mut txt = TXT::new();
             for pair in &s.txt {
                 // Only our own short `key=value` strings: always valid.
                 let _ = txt.add_string(pair);
             }
-            out.push((Role::Txt(i), rr(&s.instance, OTHER_TTL, RData::TXT(txt)).with_cache_flush(true)));
+            out.push((
+                Role::Txt(i),
+                rr(&s.instance, OTHER_TTL, RData::TXT(txt)).with_cache_flush(true),
+            ));
         }
         for ip in &addrs.v4 {
-            let a = RData::A(A { address: u32::from(*ip) });
-            out.push((Role::Address, rr(&self.host, HOST_TTL, a).with_cache_flush(true)));
+            let a = RData::A(A {
+                address: u32::from(*ip),
+            });
+            out.push((
+                Role::Address,
+                rr(&self.host, HOST_TTL, a).with_cache_flush(true),
+            ));
         }
         for ip in &addrs.v6 {
-            let aaaa = RData::AAAA(AAAA { address: u128::from(*ip) });
-            out.push((Role::Address, rr(&self.host, HOST_TTL, aaaa).with_cache_flush(true)));
+            let aaaa = RData::AAAA(AAAA {
+                address: u128::from(*ip),
+            });
+            out.push((
+                Role::Address,
+                rr(&self.host, HOST_TTL, aaaa).with_cache_flush(true),
+            ));
         }
         out
     }
@@ -177,7 +199,11 @@ impl Zone {
         };
         if legacy {
             // A legacy resolver matches the answer to its question.
-            reply.questions = query.questions.iter().map(|q| Question::new(q.qname.clone(), q.qtype, q.qclass, false)).collect();
+            reply.questions = query
+                .questions
+                .iter()
+                .map(|q| Question::new(q.qname.clone(), q.qtype, q.qclass, false))
+                .collect();
         }
         reply.answers = answers.into_iter().map(take).collect();
         reply.additional_records = additional.into_iter().map(take).collect();
@@ -191,9 +217,10 @@ impl Zone {
 /// Known-answer suppression (RFC 6762, 7.1): the asker has this record
 /// with at least half its lifetime left.
 fn known(query: &Packet, record: &ResourceRecord) -> bool {
-    query.answers.iter().any(|k| {
-        k.name == record.name && k.rdata == record.rdata && k.ttl >= record.ttl / 2
-    })
+    query
+        .answers
+        .iter()
+        .any(|k| k.name == record.name && k.rdata == record.rdata && k.ttl >= record.ttl / 2)
 }
 
 #[cfg(test)]

@@ -14,7 +14,9 @@ impl Text<'_> {
     /// The fields in parentheses of the line for `obis`.
     pub fn fields(&self, obis: &str) -> Option<Vec<&str>> {
         let lines: Vec<&str> = self.0.lines().collect();
-        let at = lines.iter().position(|l| l.starts_with(&format!("{obis}(")))?;
+        let at = lines
+            .iter()
+            .position(|l| l.starts_with(&format!("{obis}(")))?;
         let mut fields: Vec<&str> = lines[at][obis.len()..]
             .split(['(', ')'])
             .filter(|f| !f.is_empty())
@@ -97,15 +99,38 @@ pub fn data(telegram: &[u8]) -> BTreeMap<&'static str, Value> {
     put("wifi_strength", Some(json!(100)));
     let version = t.fields("1-3:0.2.8").map(|f| f[0].to_string());
     let belgian = t.fields("0-0:96.1.4").map(|f| f[0][..2].to_string());
-    put("smr_version", version.or(belgian).map(|v| json!(v.parse::<u32>().unwrap())));
+    put(
+        "smr_version",
+        version
+            .or(belgian)
+            .map(|v| json!(v.parse::<u32>().unwrap())),
+    );
     let header = text.lines().next().unwrap();
     put("meter_model", Some(json!(header.trim_start_matches('/'))));
     let id = t.fields("0-0:96.1.1").or_else(|| t.fields("0-0:42.0.0"));
     put("unique_meter_id", id.map(|f| json!(decoded(f[0]))));
     put("active_tariff", t.plain("0-0:96.14.0").map(|n| json!(n)));
     for (c, total, tariff) in [
-        (1, "total_energy_import_kwh", ["total_energy_import_t1_kwh", "total_energy_import_t2_kwh", "total_energy_import_t3_kwh", "total_energy_import_t4_kwh"]),
-        (2, "total_energy_export_kwh", ["total_energy_export_t1_kwh", "total_energy_export_t2_kwh", "total_energy_export_t3_kwh", "total_energy_export_t4_kwh"]),
+        (
+            1,
+            "total_energy_import_kwh",
+            [
+                "total_energy_import_t1_kwh",
+                "total_energy_import_t2_kwh",
+                "total_energy_import_t3_kwh",
+                "total_energy_import_t4_kwh",
+            ],
+        ),
+        (
+            2,
+            "total_energy_export_kwh",
+            [
+                "total_energy_export_t1_kwh",
+                "total_energy_export_t2_kwh",
+                "total_energy_export_t3_kwh",
+                "total_energy_export_t4_kwh",
+            ],
+        ),
     ] {
         let tariffs: Vec<Option<f64>> = (1..=4).map(|e| t.kwh(&format!("1-0:{c}.8.{e}"))).collect();
         let sum = tariffs.iter().flatten().copied().reduce(|a, b| a + b);
@@ -113,18 +138,28 @@ pub fn data(telegram: &[u8]) -> BTreeMap<&'static str, Value> {
         put(total, all.map(|v| json!(v)));
         for (e, field) in tariff.into_iter().enumerate() {
             // A meter with no tariff registers has its one register as tariff 1.
-            let v = if sum.is_none() && e == 0 { all } else { tariffs[e] };
+            let v = if sum.is_none() && e == 0 {
+                all
+            } else {
+                tariffs[e]
+            };
             put(field, v.map(|v| json!(v)));
         }
     }
-    put("active_power_w", net(&t, "1-0:1.7.0", "1-0:2.7.0").map(|v| json!(v)));
+    put(
+        "active_power_w",
+        net(&t, "1-0:1.7.0", "1-0:2.7.0").map(|v| json!(v)),
+    );
     for (l, d, r) in [("l1", 21, 22), ("l2", 41, 42), ("l3", 61, 62)] {
         let field = match l {
             "l1" => "active_power_l1_w",
             "l2" => "active_power_l2_w",
             _ => "active_power_l3_w",
         };
-        put(field, net(&t, &format!("1-0:{d}.7.0"), &format!("1-0:{r}.7.0")).map(|v| json!(v)));
+        put(
+            field,
+            net(&t, &format!("1-0:{d}.7.0"), &format!("1-0:{r}.7.0")).map(|v| json!(v)),
+        );
     }
     #[rustfmt::skip]
     let plain = [
@@ -139,10 +174,19 @@ pub fn data(telegram: &[u8]) -> BTreeMap<&'static str, Value> {
     for (field, obis) in plain {
         put(field, t.plain(obis).map(|v| json!(v)));
     }
-    put("active_power_average_w", t.watts("1-0:1.4.0").map(|v| json!(v)));
+    put(
+        "active_power_average_w",
+        t.watts("1-0:1.4.0").map(|v| json!(v)),
+    );
     if let Some(peak) = t.fields("1-0:1.6.0") {
-        put("monthly_power_peak_w", t.watts("1-0:1.6.0").map(|v| json!(v)));
-        put("monthly_power_peak_timestamp", Some(json!(datetime(peak[0]))));
+        put(
+            "monthly_power_peak_w",
+            t.watts("1-0:1.6.0").map(|v| json!(v)),
+        );
+        put(
+            "monthly_power_peak_timestamp",
+            Some(json!(datetime(peak[0]))),
+        );
     }
     let mut external = serde_json::Map::new();
     for n in 1..=4 {
@@ -166,7 +210,9 @@ pub fn data(telegram: &[u8]) -> BTreeMap<&'static str, Value> {
         if unit.is_empty() || !unit.starts_with('m') {
             continue; // a vacant channel
         }
-        let id = t.fields(&format!("0-{n}:96.1.0")).or_else(|| t.fields(&format!("0-{n}:96.1.1")));
+        let id = t
+            .fields(&format!("0-{n}:96.1.0"))
+            .or_else(|| t.fields(&format!("0-{n}:96.1.1")));
         let id = decoded(id.unwrap()[0]);
         let value: f64 = value.parse().unwrap();
         if kind == "gas_meter" && !want.contains_key("total_gas_m3") {

@@ -111,12 +111,25 @@ impl Lan {
             .output()
             .unwrap();
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         text
     }
 
     pub fn add_address_a(&self, addr: &str) {
-        ip(&["-n", &self.a, "addr", "add", &format!("{addr}/24"), "dev", "veth-a"]).unwrap();
+        ip(&[
+            "-n",
+            &self.a,
+            "addr",
+            "add",
+            &format!("{addr}/24"),
+            "dev",
+            "veth-a",
+        ])
+        .unwrap();
     }
 
     /// avahi-daemon in A, in the foreground, with a private /run (its pid
