@@ -25,7 +25,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use client::{Gateway, get, start};
-use common::external::{Tool, needs, run};
+use common::external::{Tool, needs, plain, run};
 use common::*;
 use dsmr_parser::{Python, find_python};
 use serde_json::Value;
@@ -231,6 +231,23 @@ fn silent_meter_is_unavailable(python: &Python) {
     assert_eq!(read(python, g.http, "stale")["result"], "ok");
 }
 
+/// Encrypted frames and no key: the answer says what is missing.
+fn encrypted_without_a_key() {
+    let mut g = start(&[]);
+    g.pty.write(&frames::lux_frame(1));
+    g.p1mux.wait_for("encrypted");
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let reply = get(g.http, "/api/v1/data");
+        assert_eq!(reply.status, 503);
+        if reply.text().contains("--key-file") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{}", reply.text());
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
 fn main() -> ExitCode {
     let mut trials = Vec::new();
     for (i, (name, ..)) in meters().into_iter().enumerate() {
@@ -257,6 +274,10 @@ fn main() -> ExitCode {
         &HOMEWIZARD,
         "a_silent_meter_is_unavailable",
         silent_meter_is_unavailable,
+    ));
+    trials.push(plain(
+        "encrypted_frames_without_a_key_say_so",
+        encrypted_without_a_key,
     ));
     run(trials)
 }

@@ -7,6 +7,7 @@
 use std::net::{Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 
+mod announce;
 mod command;
 
 pub use command::{Parsed, parse};
@@ -215,13 +216,7 @@ impl Config {
                 optional: false,
             }),
         };
-        if args.mdns && args.http.is_empty() {
-            return Err(
-                "--mdns announces the HTTP output: give --http too (Home Assistant asks \
-                 port 80: --http 80)"
-                    .into(),
-            );
-        }
+        announce::check(args.mdns, http.as_ref(), !args.http.is_empty())?;
         Ok(Config {
             mdns: args.mdns,
             source,

@@ -38,6 +38,8 @@ pub enum Verdict {
     NoTelegram,
     /// The last one is this old: too old.
     Stale(Duration),
+    /// Encrypted frames come, and p1mux has no key to read them.
+    Encrypted,
 }
 
 impl Freshness {
@@ -80,6 +82,11 @@ impl Verdict {
         let description = match self {
             Verdict::Fresh => "ok".to_string(),
             Verdict::NoTelegram => "no valid telegram from the meter yet".to_string(),
+            Verdict::Encrypted => {
+                "the meter's telegrams are encrypted and p1mux has no key (--key-file): \
+                 no values to serve"
+                    .to_string()
+            }
             Verdict::Stale(age) => format!(
                 "no valid telegram from the meter for {} s: values withheld",
                 age.as_secs()
@@ -129,6 +136,7 @@ mod tests {
                 .error_json()
                 .starts_with(r#"{"error":{"id":901,"#)
         );
+        assert!(Verdict::Encrypted.error_json().contains("--key-file"));
     }
 
     #[test]

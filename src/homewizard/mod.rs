@@ -34,6 +34,8 @@ pub struct HomeWizard {
     data: Option<Rc<[u8]>>,
     identity: Option<Identity>,
     freshness: Freshness,
+    /// Encrypted frames came since the last readable telegram.
+    encrypted: bool,
 }
 
 /// An answer: status, JSON body.
@@ -43,12 +45,18 @@ impl HomeWizard {
     /// Takes in a valid telegram from `source` (its name, for meters
     /// without an equipment id).
     pub fn telegram(&mut self, reading: &Reading, at: Instant, source: &str) {
+        self.encrypted = false;
         self.freshness.telegram(at);
         self.data = Some(data::json(reading).into_bytes().into());
         let identity = Identity::of(reading, source);
         if self.identity.as_ref() != Some(&identity) {
             self.identity = Some(identity);
         }
+    }
+
+    /// An encrypted frame passed through: p1mux has no key to read it.
+    pub fn encrypted(&mut self) {
+        self.encrypted = true;
     }
 
     /// The meter's identity, once a telegram showed it.
@@ -66,11 +74,13 @@ impl HomeWizard {
 
     /// `/api/v1/data` at `now`.
     pub fn data(&self, now: Instant) -> Answer {
-        match (self.freshness.verdict(now), &self.data) {
-            (Verdict::Fresh, Some(data)) => (200, data.clone()),
-            (Verdict::Fresh, None) => (503, Verdict::NoTelegram.error_json().into_bytes().into()),
-            (verdict, _) => (503, verdict.error_json().into_bytes().into()),
-        }
+        let verdict = match (self.freshness.verdict(now), &self.data) {
+            (Verdict::Fresh, Some(data)) => return (200, data.clone()),
+            _ if self.encrypted => Verdict::Encrypted,
+            (Verdict::Fresh, None) => Verdict::NoTelegram,
+            (verdict, _) => verdict,
+        };
+        (503, verdict.error_json().into_bytes().into())
     }
 }
 

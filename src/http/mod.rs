@@ -186,8 +186,10 @@ fn event(name: &str, data: &str) -> Rc<[u8]> {
 impl Output for Http {
     fn deliver(&mut self, cx: &Context, delivery: Delivery<'_>) {
         // Damaged and raw bytes are for raw clients; the page shows values.
-        let Delivery::Telegram(telegram) = delivery else {
-            return;
+        let telegram = match delivery {
+            Delivery::Telegram(telegram) => telegram,
+            Delivery::Encrypted(_) => return self.state.homewizard.encrypted(),
+            _ => return,
         };
         let Some(reading) = telegram.reading() else {
             return;

@@ -46,6 +46,9 @@ const ANNOUNCE_GAPS: [Duration; 3] = [
 ];
 /// Packets handled per socket per turn before others get theirs.
 const READ_BUDGET: usize = 64;
+/// RFC 6762, 6: a record is multicast on an interface at most once a
+/// second; a question within that second is answered to the asker alone.
+const MULTICAST_GAP: Duration = Duration::from_secs(1);
 
 /// The responder.
 pub struct Mdns {
@@ -65,6 +68,8 @@ pub struct Mdns {
     next_rescan: Option<Instant>,
     /// Sockets with packets left over from a turn's budget.
     unread: Vec<usize>,
+    /// When our records were last multicast, by socket and interface.
+    multicast_at: Vec<(usize, u32, Instant)>,
     answered: u64,
     announcements: u64,
 }
@@ -120,6 +125,7 @@ impl Mdns {
             zone: None,
             announce: None,
             unread: Vec::new(),
+            multicast_at: Vec::new(),
             answered: 0,
             announcements: 0,
         };
@@ -176,23 +182,27 @@ impl Mdns {
 
     /// Sends every record (or, `goodbye`, their TTL 0 copies) on every
     /// interface, each with its own addresses.
-    fn send_all(&mut self, goodbye: bool) {
+    fn send_all(&mut self, goodbye: bool, now: Instant) {
         let Some(zone) = &self.zone else {
             return;
         };
         for interface in &self.interfaces {
             let packet = zone.announcement(&interface.addrs, goodbye);
-            for s in self.sockets.iter().filter(|s| s.carries(interface)) {
+            for (i, s) in self.sockets.iter().enumerate() {
+                if !s.carries(interface) {
+                    continue;
+                }
                 match s.send(interface.index, None, &packet) {
                     Ok(()) => self.announcements += 1,
                     Err(e) => debug!("mDNS: announcing on {}: {e}", interface.name),
                 }
+                note_multicast(&mut self.multicast_at, i, interface.index, now);
             }
         }
     }
 
     /// Answers what waits on socket `i`, up to the budget.
-    fn read(&mut self, i: usize) {
+    fn read(&mut self, i: usize, now: Instant) {
         let mut buf = [0u8; 9000];
         for _ in 0..READ_BUDGET {
             let received = match self.sockets[i].recv(&mut buf) {
@@ -215,7 +225,13 @@ impl Mdns {
             let Some(reply) = zone.answer(&buf[..received.len], &interface.addrs, legacy) else {
                 continue;
             };
-            let to = reply.unicast.then_some(received.from);
+            let recent = self.multicast_at.iter().any(|&(s, f, at)| {
+                s == i && f == interface.index && now.saturating_duration_since(at) < MULTICAST_GAP
+            });
+            let to = (reply.unicast || recent).then_some(received.from);
+            if to.is_none() {
+                note_multicast(&mut self.multicast_at, i, interface.index, now);
+            }
             match self.sockets[i].send(interface.index, to, &reply.bytes) {
                 Ok(()) => self.answered += 1,
                 Err(e) => debug!("mDNS: answering {}: {e}", received.from),
@@ -223,6 +239,12 @@ impl Mdns {
         }
         self.unread.push(i);
     }
+}
+
+/// Our records went to the group of `interface` over socket `i` at `now`.
+fn note_multicast(at: &mut Vec<(usize, u32, Instant)>, i: usize, interface: u32, now: Instant) {
+    at.retain(|&(s, f, _)| (s, f) != (i, interface));
+    at.push((i, interface, now));
 }
 
 impl Output for Mdns {
@@ -239,7 +261,7 @@ impl Output for Mdns {
         }
         if self.zone.is_some() {
             info!("mDNS: the meter changed; saying goodbye to the old records");
-            self.send_all(true);
+            self.send_all(true, cx.now);
         }
         info!(
             "mDNS: announcing {} and {} on port {}",
@@ -253,7 +275,7 @@ impl Output for Mdns {
     fn on_event(&mut self, cx: &Context, event: &Event) {
         let i = event.token().0 - self.first_token;
         if i < self.sockets.len() {
-            self.read(i);
+            self.read(i, cx.now);
         } else if self.watch.as_ref().is_some_and(Watch::drain) {
             self.rescan(cx.now);
             self.on_time(cx);
@@ -278,7 +300,7 @@ impl Output for Mdns {
         if let Some((at, sent)) = self.announce
             && at <= cx.now
         {
-            self.send_all(false);
+            self.send_all(false, cx.now);
             self.announce = ANNOUNCE_GAPS
                 .get(sent + 1)
                 .map(|gap| (cx.now + *gap, sent + 1));
@@ -289,15 +311,15 @@ impl Output for Mdns {
         !self.unread.is_empty()
     }
 
-    fn on_pending(&mut self, _cx: &Context) {
+    fn on_pending(&mut self, cx: &Context) {
         for i in std::mem::take(&mut self.unread) {
-            self.read(i);
+            self.read(i, cx.now);
         }
     }
 
     fn shutdown(&mut self, cx: &Context) -> String {
         let said = self.zone.is_some();
-        self.send_all(true);
+        self.send_all(true, cx.now);
         for s in &mut self.sockets {
             let _ = cx.registry.deregister(&mut s.socket);
         }
