@@ -168,7 +168,8 @@ fn low_port_hint(port: u16, error: String) -> String {
         )
     } else if port < 1024 && error.contains("below 1024") {
         format!(
-            "{error} (the systemd unit grants it; a container: --cap-add NET_BIND_SERVICE, or \
+            "{error} (p1mux.service grants it: AmbientCapabilities=CAP_NET_BIND_SERVICE; a \
+             container: --cap-add NET_BIND_SERVICE; elsewhere: \
              sysctl net.ipv4.ip_unprivileged_port_start={port})"
         )
     } else {
