@@ -61,6 +61,8 @@ pub struct Mdns {
     source: String,
     /// The HTTP output's port: where the API and the page are.
     http_port: u16,
+    /// The meter's, once a telegram told it; the zone is made from it.
+    identity: Option<Identity>,
     zone: Option<Zone>,
     /// Announcements still to send: the next one's time, and how many
     /// of [`ANNOUNCE_GAPS`] were sent.
@@ -122,6 +124,7 @@ impl Mdns {
             interfaces: Vec::new(),
             source: source.to_string(),
             http_port,
+            identity: None,
             zone: None,
             announce: None,
             unread: Vec::new(),
@@ -255,10 +258,12 @@ impl Output for Mdns {
         let Some(reading) = telegram.reading() else {
             return;
         };
-        let zone = self.zone(&Identity::of(&reading, &self.source));
-        if self.zone.as_ref() == Some(&zone) {
+        let identity = Identity::of(&reading, &self.source);
+        if self.identity.as_ref() == Some(&identity) {
             return;
         }
+        let zone = self.zone(&identity);
+        self.identity = Some(identity);
         if self.zone.is_some() {
             info!("mDNS: the meter changed; saying goodbye to the old records");
             self.send_all(true, cx.now);
