@@ -16,6 +16,8 @@ mod common;
 mod dsmr_parser;
 #[path = "mdns/lan.rs"]
 mod lan;
+#[path = "homewizard/python.rs"]
+mod python;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -23,8 +25,8 @@ use std::time::{Duration, Instant};
 
 use common::external::{Tool, needs, run};
 use common::*;
-use dsmr_parser::{Python, find_python};
 use lan::Lan;
+use python::Python;
 use serde_json::Value;
 
 const BROWSER: &str = concat!(
@@ -47,7 +49,7 @@ const TXT_KEYS: [&str; 5] = [
 /// A Python with zeroconf and python-homewizard-energy, and a network of
 /// namespaces we may make.
 fn find() -> Result<Python, String> {
-    let python = find_python(
+    let python = python::find(
         "import zeroconf, homewizard_energy",
         "zeroconf and homewizard_energy",
     )?;
@@ -57,7 +59,7 @@ fn find() -> Result<Python, String> {
 static ZEROCONF: Tool<Python> = Tool::new(
     "python-zeroconf and python-homewizard-energy, as root (network namespaces)",
     "P1MUX_REQUIRE_ZEROCONF",
-    "pip install zeroconf python-homewizard-energy (.ci/run makes target/ci-venv), and run as root",
+    python::INSTALL,
     find,
 );
 
@@ -150,7 +152,7 @@ fn discover(python: &Python, lan: &Lan, v6: bool) {
     let out = lan.run_b(&python.0, &[READER, lan.a_v4]);
     let read: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
     assert_eq!(read["device"]["serial"], txt["serial"]);
-    assert_eq!(read["data"]["active_power_w"], 111);
+    assert_eq!(read["data"]["active_power_w"].as_f64(), Some(111.0));
 
     // A new address is announced at once.
     let added = Instant::now();

@@ -84,9 +84,22 @@ fn net(t: &Text, delivered: &str, returned: &str) -> Option<f64> {
     }
 }
 
-/// python-homewizard-energy's `Data` fields for `telegram`; fields not
-/// here must read None.
-pub fn data(telegram: &[u8]) -> BTreeMap<&'static str, Value> {
+/// python-homewizard-energy's fields for `telegram` (6.x's names, see
+/// tests/consumers/homewizard_reader.py), as `library` (its version) reads
+/// them; fields not here must read None.
+pub fn data(telegram: &[u8], library: &str) -> BTreeMap<&'static str, Value> {
+    let mut want = fields(telegram);
+    // From 7.0 gas is read from `external` alone, as Home Assistant does.
+    let major: u32 = library.split('.').next().unwrap().parse().unwrap();
+    if major >= 7 {
+        for old in ["total_gas_m3", "gas_timestamp", "gas_unique_id"] {
+            want.remove(old);
+        }
+    }
+    want
+}
+
+fn fields(telegram: &[u8]) -> BTreeMap<&'static str, Value> {
     let text = std::str::from_utf8(telegram).unwrap();
     let t = Text(text);
     let mut want: BTreeMap<&'static str, Value> = BTreeMap::new();
@@ -220,13 +233,9 @@ pub fn data(telegram: &[u8]) -> BTreeMap<&'static str, Value> {
             want.insert("gas_timestamp", json!(datetime(stamp)));
             want.insert("gas_unique_id", json!(id.clone()));
         }
-        let name = match kind {
-            "gas_meter" => "DeviceType.GAS_METER",
-            _ => "DeviceType.WATER_METER",
-        };
         external.insert(
             format!("{kind}_{id}"),
-            json!({"unique_id": id, "meter_type": name, "value": value, "unit": unit,
+            json!({"unique_id": id, "type": kind, "value": value, "unit": unit,
                    "timestamp": datetime(stamp)}),
         );
     }
