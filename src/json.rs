@@ -170,6 +170,21 @@ fn is_json_number(s: &str) -> bool {
     int_ok && frac.is_none_or(|f| !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()))
 }
 
+/// `state` (what [`state`] wrote: an object, never empty) with one string
+/// member put first, e.g. MQTT's `received`: the values are neither parsed
+/// nor written again, so one telegram's JSON is written once and shared.
+pub fn with_first(state: &str, key: &str, value: &str) -> String {
+    let members = state.strip_prefix('{').unwrap_or(state);
+    let mut out = String::with_capacity(state.len() + key.len() + value.len() + 8);
+    out.push('{');
+    escape(&mut out, key);
+    out.push(':');
+    escape(&mut out, value);
+    out.push(',');
+    out.push_str(members);
+    out
+}
+
 /// The state JSON of a reading (format above).
 pub fn state(reading: &Reading) -> String {
     let mut w = Writer::new();
@@ -236,6 +251,15 @@ pub fn state(reading: &Reading) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_member_put_first_keeps_the_rest_byte_for_byte() {
+        let state = r#"{"time":"t","values":{"a":{"value":1}}}"#;
+        assert_eq!(
+            with_first(state, "received", "2026-\"x\""),
+            r#"{"received":"2026-\"x\"","time":"t","values":{"a":{"value":1}}}"#
+        );
+    }
 
     #[test]
     fn writer_nesting_and_escapes() {

@@ -23,25 +23,32 @@
 //!   generation, and its values ([`telegram::Reading`], parsed once per
 //!   telegram); [`json`] writes them.
 //! - [`pipeline`]: splitter -> framers -> [`health`] (stats, silence) ->
-//!   outputs; `--forward`, the replay skip, decryption.
-//! - [`output`]: what every output offers the loop; [`hub`] is the raw TCP
-//!   one (listeners, per-client bounded queues), [`mqtt`]
+//!   outputs; `--forward`, the replay skip, decryption. Pure: it hands what
+//!   it saw and what goes out to a [`pipeline::Sink`], and calls nothing.
+//! - [`output`]: what every output offers the loop; [`outputs`] is the
+//!   list they are built from. [`hub`] is the raw TCP one, [`mqtt`]
 //!   publishes to a broker, [`http`] serves the status page, the JSON API,
 //!   server-sent events, metrics and HomeWizard's P1 API ([`homewizard`]:
 //!   pure code, a reading in, HomeWizard's JSON out); [`mdns`] announces
 //!   that API on the local network. Looking up the broker's name runs on a
 //!   helper thread too.
-//! - [`net`]: TCP plumbing that outputs and sources share as a leaf:
-//!   [`net::connect`] makes an outbound connection (the network source's,
-//!   the broker's) without blocking the loop; [`net::accept`] takes the
-//!   hub's and the HTTP output's inbound ones (`--allow`, a limit, out of
-//!   file descriptors), and [`net::slots`] keeps them by token.
+//! - [`net`]: TCP for outputs and sources, as a leaf: [`net::server`] is the
+//!   one TCP server the hub and HTTP plug into as handlers (listeners,
+//!   `--allow`, limits, the connection table, bounded queues, timeouts,
+//!   shutdown, a summarised connection storm); [`net::connect`] makes an
+//!   outbound connection (the network source's, the broker's) without
+//!   blocking the loop.
 //! - [`outage`]: the retry schedule and one warning per outage, for the
 //!   meter inputs and the broker alike.
-//! - [`gateway`]: tokens, the poll loop and signals; nothing else.
+//! - [`gateway`]: tokens, the poll loop and signals; it dispatches, and
+//!   builds nothing.
 //! - [`cli`] parses the command line, [`config`] validates it; [`probe`] is
-//!   `p1mux probe`; [`logging`] sets up the log; [`error`] is the start-up error.
+//!   `p1mux probe`; [`logging`] sets up the log; [`error`] is the start-up
+//!   error; [`calendar`] turns days into dates.
 
+#![forbid(unsafe_code)]
+
+pub mod calendar;
 pub mod cli;
 pub mod config;
 pub mod detect;
@@ -61,6 +68,7 @@ pub mod mqtt;
 pub mod net;
 pub mod outage;
 pub mod output;
+pub mod outputs;
 pub mod pipeline;
 pub mod probe;
 pub mod source;

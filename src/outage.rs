@@ -6,11 +6,26 @@ use std::time::{Duration, Instant};
 
 use log::{debug, warn};
 
-/// A meter's first wait before trying again; doubles up to [`MAX_BACKOFF`].
-pub const FIRST_BACKOFF: Duration = Duration::from_millis(250);
-/// A meter's longest wait between attempts: a replugged cable or a
-/// rebooted dongle is back within seconds.
-pub const MAX_BACKOFF: Duration = Duration::from_secs(10);
+/// Waits between attempts: from `first`, doubling up to `max`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    pub first: Duration,
+    pub max: Duration,
+}
+
+/// A meter's (serial port or network source): a replugged cable or a
+/// rebooted dongle is back within seconds, and the clients wait for it.
+pub const METER_BACKOFF: Backoff = Backoff {
+    first: Duration::from_millis(250),
+    max: Duration::from_secs(10),
+};
+
+/// The MQTT broker's: a broker that restarts is back within a minute, and
+/// a wrong password is not retried more often than this.
+pub const BROKER_BACKOFF: Backoff = Backoff {
+    first: Duration::from_secs(1),
+    max: Duration::from_secs(60),
+};
 
 /// The retry schedule of one input or connection.
 #[derive(Debug)]
@@ -27,19 +42,19 @@ pub struct Outage {
 }
 
 impl Outage {
-    /// A meter's schedule, [`FIRST_BACKOFF`] to [`MAX_BACKOFF`]. No outage
-    /// yet: the first attempt is due at once.
+    /// A meter's schedule, [`METER_BACKOFF`]. No outage yet: the first
+    /// attempt is due at once.
     pub fn new(now: Instant) -> Outage {
-        Outage::with_backoff(now, FIRST_BACKOFF, MAX_BACKOFF)
+        Outage::with_backoff(now, METER_BACKOFF)
     }
 
-    /// Waits from `first`, doubling up to `max`.
-    pub fn with_backoff(now: Instant, first: Duration, max: Duration) -> Outage {
+    /// Waits as `backoff` says.
+    pub fn with_backoff(now: Instant, backoff: Backoff) -> Outage {
         Outage {
             retry_at: now,
-            backoff: first,
-            first,
-            max,
+            backoff: backoff.first,
+            first: backoff.first,
+            max: backoff.max,
             logged: false,
         }
     }
@@ -110,16 +125,16 @@ mod tests {
         assert_eq!(ms, [250, 500, 1000, 2000, 4000, 8000, 10000, 10000]);
         outage.ended();
         outage.failed("gone", t0);
-        assert_eq!(outage.retry_at() - t0, FIRST_BACKOFF);
+        assert_eq!(outage.retry_at() - t0, METER_BACKOFF.first);
         outage.lost(t0);
         outage.failed("gone", t0);
-        assert_eq!(outage.retry_at() - t0, FIRST_BACKOFF * 2);
+        assert_eq!(outage.retry_at() - t0, METER_BACKOFF.first * 2);
     }
 
     #[test]
     fn the_broker_s_schedule_has_its_own_limits() {
         let t0 = Instant::now();
-        let mut outage = Outage::with_backoff(t0, Duration::from_secs(1), Duration::from_secs(60));
+        let mut outage = Outage::with_backoff(t0, BROKER_BACKOFF);
         assert!(outage.first_failure());
         let mut secs = Vec::new();
         for _ in 0..8 {

@@ -4,7 +4,9 @@
 //! An output owns a range of poll tokens ([`TOKENS_PER_OUTPUT`] from the
 //! first one it is given), so the loop can route readiness to it without
 //! knowing what it is. An output must never block: it queues (bounded) and
-//! writes when its sockets have room.
+//! writes when its sockets have room. An output that listens for TCP
+//! connections plugs a handler into [`crate::net::server::Server`] rather
+//! than accepting itself. [`crate::outputs::LIST`] builds every output.
 
 use std::cell::OnceCell;
 use std::rc::Rc;
@@ -35,6 +37,10 @@ pub struct Telegram {
     /// shared by all; never for an encrypted frame. Lazily, so the raw
     /// clients (delivered to first) get their writes before any parsing.
     values: OnceCell<Option<Rc<Reading>>>,
+    /// Its values as the state JSON ([`crate::json::state`]), written once
+    /// on first use and shared: the HTTP output's `/api/v1/data` and
+    /// `telegram` event, MQTT's state topic.
+    state: OnceCell<Option<Rc<str>>>,
 }
 
 impl Telegram {
@@ -44,6 +50,7 @@ impl Telegram {
             bytes,
             at,
             values: OnceCell::new(),
+            state: OnceCell::new(),
         }
     }
 
@@ -53,6 +60,7 @@ impl Telegram {
             bytes,
             at,
             values: OnceCell::from(None),
+            state: OnceCell::from(None),
         }
     }
 
@@ -60,6 +68,16 @@ impl Telegram {
     pub fn reading(&self) -> Option<Rc<Reading>> {
         self.values
             .get_or_init(|| Some(Rc::new(Reading::parse(&self.bytes))))
+            .clone()
+    }
+
+    /// The telegram's state JSON, written once, on the first call.
+    pub fn state_json(&self) -> Option<Rc<str>> {
+        self.state
+            .get_or_init(|| {
+                let reading = self.reading()?;
+                Some(Rc::from(crate::json::state(&reading)))
+            })
             .clone()
     }
 }
@@ -135,5 +153,25 @@ pub fn plural(n: usize, one: &str, many: &str) -> String {
         format!("{n} {one}")
     } else {
         format!("{n} {many}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_state_json_is_written_once_and_shared() {
+        let bytes: &[u8] = include_bytes!("../tests/data/dsmr50_iskra_am550_2mbus.txt");
+        let telegram = Telegram::new(Rc::from(bytes), Instant::now());
+        let first = telegram.state_json().expect("a telegram has values");
+        let again = telegram.state_json().unwrap();
+        assert!(Rc::ptr_eq(&first, &again), "one string for every output");
+        assert_eq!(&*first, crate::json::state(&telegram.reading().unwrap()));
+        let frame = Telegram::encrypted(Rc::from(&b"\xdb"[..]), Instant::now());
+        assert!(
+            frame.state_json().is_none(),
+            "an encrypted frame has no values"
+        );
     }
 }

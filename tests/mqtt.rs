@@ -1,5 +1,8 @@
 //! p1mux publishing to a real mosquitto: values, discovery, availability,
-//! a broker that dies mid-stream, a wrong password, TLS.
+//! a broker that dies mid-stream, a wrong password, TLS; and attacked:
+//! mosquitto flooded with Home Assistant's "online" ([`flood`]), and fake
+//! brokers inside the test that flood, drop, trickle or send garbage
+//! ([`hostile`], [`fake`]), with the raw TCP clients as the judge ([`judge`]).
 //!
 //! Needs Debian's mosquitto and mosquitto-clients (and openssl for TLS);
 //! without them `cargo test` lists these tests as ignored, and with
@@ -10,6 +13,14 @@ mod broker;
 #[path = "mqtt/checks.rs"]
 mod checks;
 mod common;
+#[path = "mqtt/fake.rs"]
+mod fake;
+#[path = "mqtt/flood.rs"]
+mod flood;
+#[path = "mqtt/hostile.rs"]
+mod hostile;
+#[path = "mqtt/judge.rs"]
+mod judge;
 #[path = "mqtt/outage.rs"]
 mod outage;
 
@@ -79,6 +90,31 @@ fn main() -> ExitCode {
             outage::tls,
         ),
         plain("no_broker_never_delays_the_tcp_clients", outage::no_broker),
+        needs(
+            &MOSQUITTO,
+            "home_assistant_status_flood_is_coalesced_and_bounded",
+            flood::status_flood,
+        ),
+        plain(
+            "huge_publish_is_refused_while_reading",
+            hostile::huge_publish_is_refused_while_reading,
+        ),
+        plain(
+            "endless_publishes_are_read_within_a_budget",
+            hostile::endless_publishes_are_read_within_a_budget,
+        ),
+        plain(
+            "broker_that_accepts_and_drops_backs_off",
+            hostile::accept_and_drop_backs_off,
+        ),
+        plain(
+            "broker_that_sends_garbage_backs_off",
+            hostile::garbage_after_connack_backs_off,
+        ),
+        plain(
+            "trickling_broker_is_found_dead",
+            hostile::trickling_broker_is_found_dead,
+        ),
     ])
 }
 

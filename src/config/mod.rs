@@ -10,6 +10,7 @@ use std::path::PathBuf;
 mod announce;
 mod command;
 
+pub use announce::MdnsConfig;
 pub use command::{Parsed, parse};
 
 use crate::cli::{DEFAULT_PORT, Device, Forward, ListenAddr, NetSource, ServeArgs};
@@ -108,8 +109,8 @@ pub struct Config {
     pub mqtt: Option<MqttConfig>,
     /// The HTTP output; None when off.
     pub http: Option<HttpConfig>,
-    /// Announce the HTTP output over mDNS (`--mdns`); only with `http`.
-    pub mdns: bool,
+    /// Announce the HTTP output over mDNS (`--mdns`); None when off.
+    pub mdns: Option<MdnsConfig>,
 }
 
 /// `--key-file` and `--auth-key-file`, as given: the files are read at
@@ -216,9 +217,9 @@ impl Config {
                 optional: false,
             }),
         };
-        announce::check(args.mdns, http.as_ref(), !args.http.is_empty())?;
+        let mdns = announce::mdns(args.mdns, http.as_ref(), !args.http.is_empty())?;
         Ok(Config {
-            mdns: args.mdns,
+            mdns,
             source,
             listen,
             forward: args.forward,

@@ -308,6 +308,30 @@ pub fn load(
     }))
 }
 
+/// The keys `serve` decrypts with: [`load`] from the given files or
+/// systemd's credentials, with what the log should say about them (where
+/// the key came from, never the key). A key file that cannot be read or
+/// is no key stops p1mux from starting.
+pub fn load_for_serve(
+    key_file: Option<&Path>,
+    auth_key_file: Option<&Path>,
+) -> Result<Option<Keys>, KeyFileError> {
+    let credentials = credentials_directory();
+    let keys = load(key_file, auth_key_file, credentials.as_deref())?;
+    if let Some(keys) = &keys {
+        keys.warnings.iter().for_each(|w| log::warn!("{w}"));
+        let auth = match keys.authentication {
+            Authentication::Default => "",
+            Authentication::Given(_) => " and the authentication key given",
+        };
+        log::info!(
+            "encrypted frames will be decrypted with the key in {}{auth}",
+            keys.key_path.display()
+        );
+    }
+    Ok(keys)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

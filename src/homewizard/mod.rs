@@ -28,8 +28,10 @@ use std::time::Instant;
 use crate::telegram::Reading;
 
 /// What the HomeWizard paths serve, kept up to date telegram by telegram.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct HomeWizard {
+    /// The source's name, for meters without an equipment id.
+    source: String,
     /// `/api/v1/data` of the last telegram, made once per telegram.
     data: Option<Rc<[u8]>>,
     identity: Option<Identity>,
@@ -42,13 +44,24 @@ pub struct HomeWizard {
 pub type Answer = (u16, Rc<[u8]>);
 
 impl HomeWizard {
-    /// Takes in a valid telegram from `source` (its name, for meters
-    /// without an equipment id).
-    pub fn telegram(&mut self, reading: &Reading, at: Instant, source: &str) {
+    /// For the meter read from `source` (its name: the device path,
+    /// `tcp://HOST:PORT`).
+    pub fn new(source: &str) -> HomeWizard {
+        HomeWizard {
+            source: source.to_string(),
+            data: None,
+            identity: None,
+            freshness: Freshness::default(),
+            encrypted: false,
+        }
+    }
+
+    /// Takes in a valid telegram.
+    pub fn telegram(&mut self, reading: &Reading, at: Instant) {
         self.encrypted = false;
         self.freshness.telegram(at);
         self.data = Some(data::json(reading).into_bytes().into());
-        let identity = Identity::of(reading, source);
+        let identity = Identity::of(reading, &self.source);
         if self.identity.as_ref() != Some(&identity) {
             self.identity = Some(identity);
         }

@@ -1,5 +1,6 @@
-//! One HTTP connection: its socket, what it sent that is not parsed yet,
-//! and its bounded queue of response bytes.
+//! One HTTP connection's state: where it is in its life, and what it sent
+//! that is not parsed yet. Its socket and bounded queue are its
+//! [`Link`]'s, which the server owns.
 //!
 //! ```text
 //!            request parsed: answer queued
@@ -16,17 +17,14 @@
 //! a client that pipelines requests without reading the answers is held
 //! back by TCP itself and costs at most that much memory.
 
-use std::io::{self, Read};
-use std::net::{Shutdown, SocketAddr};
-use std::rc::Rc;
+use std::io;
 use std::time::{Duration, Instant};
 
-use mio::net::TcpStream;
-use mio::{Interest, Registry, Token};
+use mio::Registry;
 
 use super::request::{self, MAX_HEAD, Parse};
 use super::response::Response;
-use crate::hub::backlog::Backlog;
+use crate::net::link::{Drain, Link};
 
 /// Answers queued beyond this pause the reading of further requests.
 pub const OUT_LIMIT: usize = 128 * 1024;
@@ -50,11 +48,10 @@ pub enum Mode {
     Lingering,
 }
 
-/// Why a connection is closed on the clock.
+/// Why a connection is closed on the clock (a stalled queue is the
+/// server's to close).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Expiry {
-    /// Its queue waited [`crate::hub::STALL_LIMIT`] without a byte taken.
-    Stalled,
     /// No complete request within [`REQUEST_TIMEOUT`].
     Idle,
     /// Its peer never closed within [`LINGER`] after the last answer.
@@ -62,11 +59,13 @@ pub enum Expiry {
 }
 
 impl Expiry {
-    pub fn why(self) -> &'static str {
+    pub fn why(self) -> String {
         match self {
-            Expiry::Stalled => "accepted no data for 60s",
-            Expiry::Idle => "sent no complete request for 10s",
-            Expiry::Lingered => "closed after its answer",
+            Expiry::Idle => format!(
+                "sent no complete request for {}s",
+                REQUEST_TIMEOUT.as_secs()
+            ),
+            Expiry::Lingered => "closed after its answer".into(),
         }
     }
 }
@@ -84,46 +83,32 @@ pub enum Next {
     Bad(u16),
 }
 
-pub struct Conn {
-    pub stream: TcpStream,
-    pub peer: SocketAddr,
+/// One HTTP connection's own state, beside its [`Link`].
+pub struct Session {
     pub mode: Mode,
     /// Received, not yet parsed: never more than [`MAX_HEAD`] bytes.
     input: Vec<u8>,
-    pub backlog: Backlog,
-    /// Write interest is registered only while a backlog exists.
-    want_write: bool,
     /// When the connection began to wait for its next request, or began
     /// lingering: the clock for [`REQUEST_TIMEOUT`] and [`LINGER`].
-    pub since: Instant,
-    /// Bytes read in this turn, against the read budget.
-    read_this_turn: usize,
+    since: Instant,
 }
 
-/// Client input read per readiness event before others get a turn.
-pub const READ_BUDGET: usize = 64 * 1024;
-
-impl Conn {
-    pub fn new(stream: TcpStream, peer: SocketAddr, now: Instant) -> Conn {
-        Conn {
-            stream,
-            peer,
+impl Session {
+    pub fn new(now: Instant) -> Session {
+        Session {
             mode: Mode::Requests,
             input: Vec::new(),
-            backlog: Backlog::new(now),
-            want_write: false,
             since: now,
-            read_this_turn: 0,
         }
     }
 
     /// The next request, reading more input as needed.
-    pub fn next_request(&mut self, now: Instant) -> io::Result<Next> {
+    pub fn next_request(&mut self, link: &mut Link, now: Instant) -> io::Result<Next> {
         loop {
             if self.mode != Mode::Requests {
                 return Ok(Next::Wait);
             }
-            if self.backlog.pending() >= OUT_LIMIT {
+            if link.backlog() >= OUT_LIMIT {
                 return Ok(Next::Full);
             }
             match request::parse(&self.input) {
@@ -138,12 +123,12 @@ impl Conn {
                 }
                 Parse::Partial => {}
             }
-            if self.read_this_turn >= READ_BUDGET {
+            if link.budget_spent() {
                 return Ok(Next::More);
             }
             let mut buf = [0u8; 4096];
             let room = (MAX_HEAD - self.input.len()).min(buf.len());
-            match self.stream.read(&mut buf[..room]) {
+            match link.read(&mut buf[..room]) {
                 Ok(0) => {
                     // The peer is done sending: a partial request never
                     // completes; answers already queued still go out.
@@ -151,127 +136,67 @@ impl Conn {
                     self.mode = Mode::Closing;
                     return Ok(Next::Wait);
                 }
-                Ok(n) => {
-                    self.read_this_turn += n;
-                    self.input.extend_from_slice(&buf[..n]);
-                }
+                Ok(n) => self.input.extend_from_slice(&buf[..n]),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Next::Wait),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
         }
     }
 
     /// Reads and drops input (event streams, lingering). Ok(false): the
-    /// peer closed; Ok(true) with the budget spent: more may wait.
-    pub fn discard_input(&mut self) -> io::Result<bool> {
-        let mut buf = [0u8; 4096];
-        while self.read_this_turn < READ_BUDGET {
-            match self.stream.read(&mut buf) {
-                Ok(0) => return Ok(false),
-                Ok(n) => self.read_this_turn += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(true),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(true)
-    }
-
-    /// A new turn: the read budget starts again.
-    pub fn new_turn(&mut self) {
-        self.read_this_turn = 0;
-    }
-
-    pub fn budget_spent(&self) -> bool {
-        self.read_this_turn >= READ_BUDGET
+    /// peer closed.
+    pub fn discard_input(&mut self, link: &mut Link) -> io::Result<bool> {
+        Ok(link.discard_input()? == Drain::Open)
     }
 
     /// Queues an answer, the head and the body as separate shared pieces.
-    pub fn queue(&mut self, response: &Response, head_only: bool, close: bool, now: Instant) {
-        self.backlog
-            .push(response.head(close).into(), usize::MAX, now);
+    pub fn queue(
+        &mut self,
+        link: &mut Link,
+        response: &Response,
+        head_only: bool,
+        close: bool,
+        now: Instant,
+    ) {
+        link.queue(response.head(close).into(), usize::MAX, now);
         if !head_only && !response.body.is_empty() {
-            self.backlog.push(response.body.clone(), usize::MAX, now);
+            link.queue(response.body.clone(), usize::MAX, now);
         }
         if close {
             self.mode = Mode::Closing;
         }
     }
 
-    /// Queues a piece of an event stream, within `limit` bytes; returns
-    /// how many older events the bound dropped.
-    pub fn queue_event(&mut self, event: Rc<[u8]>, limit: usize, now: Instant) -> u64 {
-        self.backlog.push(event, limit, now)
-    }
-
-    /// Writes what the socket takes; watches for room only while something
-    /// is left. A closing connection that has written everything shuts
-    /// down its sending side and starts lingering.
-    pub fn send(
-        &mut self,
-        registry: &Registry,
-        token: Token,
-        now: Instant,
-        bytes_out: &mut u64,
-    ) -> io::Result<()> {
-        let had_answers = self.backlog.pending() > 0;
-        let drained = self.backlog.flush(&mut self.stream, now, bytes_out)?;
-        if drained {
+    /// Writes what the socket takes. A closing connection that has written
+    /// everything shuts down its sending side and starts lingering.
+    pub fn send(&mut self, link: &mut Link, registry: &Registry, now: Instant) -> io::Result<()> {
+        let had_answers = link.backlog() > 0;
+        if link.flush(registry, now)? {
             match self.mode {
                 // The wait for the next request starts when the client
                 // has taken the answers.
                 Mode::Requests if had_answers => self.since = now,
                 Mode::Requests => {}
                 Mode::Closing => {
-                    let _ = self.stream.shutdown(Shutdown::Write);
+                    link.shutdown_write();
                     self.mode = Mode::Lingering;
                     self.since = now;
                 }
                 Mode::Events | Mode::Lingering => {}
             }
         }
-        if self.want_write == drained {
-            let interest = if drained {
-                Interest::READABLE
-            } else {
-                Interest::READABLE | Interest::WRITABLE
-            };
-            registry.reregister(&mut self.stream, token, interest)?;
-            self.want_write = !drained;
-        }
         Ok(())
     }
 
-    pub fn wants_write(&self) -> bool {
-        self.want_write
-    }
-
     /// Why this connection should be closed now, if it should.
-    pub fn expired(&self, now: Instant) -> Option<Expiry> {
+    pub fn expired(&self, link: &Link, now: Instant) -> Option<Expiry> {
         let waited = now.saturating_duration_since(self.since);
-        if self.backlog.stalled(now) {
-            Some(Expiry::Stalled)
-        } else if self.mode == Mode::Requests
-            && self.backlog.pending() == 0
-            && waited >= REQUEST_TIMEOUT
-        {
+        if self.mode == Mode::Requests && link.backlog() == 0 && waited >= REQUEST_TIMEOUT {
             Some(Expiry::Idle)
         } else if self.mode == Mode::Lingering && waited >= LINGER {
             Some(Expiry::Lingered)
         } else {
             None
         }
-    }
-
-    pub fn close(mut self, registry: &Registry) {
-        let _ = registry.deregister(&mut self.stream);
-    }
-
-    /// Closes with a FIN, for a clean exit.
-    pub fn close_cleanly(mut self, registry: &Registry) {
-        let _ = registry.deregister(&mut self.stream);
-        let _ = self.discard_input();
-        let _ = self.stream.shutdown(Shutdown::Both);
     }
 }

@@ -47,18 +47,20 @@ pub struct State {
 /// The last valid telegram, in the forms the routes serve.
 pub struct Last {
     pub bytes: Rc<[u8]>,
-    /// [`crate::json::state`] of it, made once.
-    pub data: Rc<[u8]>,
+    /// [`crate::json::state`] of it, written once for every output.
+    pub data: Rc<str>,
     pub reading: Rc<Reading>,
 }
 
 impl State {
-    pub fn new() -> State {
+    /// `source`: the source's name, for the HomeWizard identity of a meter
+    /// that sends no equipment id.
+    pub fn new(source: &str) -> State {
         State {
             last: None,
             status: None,
             history: History::default(),
-            homewizard: HomeWizard::default(),
+            homewizard: HomeWizard::new(source),
             page: Rc::from(PAGE.as_bytes()),
         }
     }
@@ -93,7 +95,7 @@ pub fn answer(req: &Request, state: &State, http: &OutputStatus, now: Instant) -
         "/api" => api(homewizard(state.homewizard.device())),
         "/api/v1/data" => api(homewizard(state.homewizard.data(now))),
         "/api/v1/reading" => api(match &state.last {
-            Some(last) => Response::new(200, JSON, last.data.clone()),
+            Some(last) => Response::new(200, JSON, Rc::from(last.data.clone())),
             None => no_telegram(),
         }),
         "/api/v1/status" => api(match &state.status {

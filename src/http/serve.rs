@@ -1,55 +1,116 @@
-//! Driving connections: readiness in, requests answered, event streams fed,
-//! timeouts enforced.
+//! What an HTTP connection does on the shared server ([`Web`], a
+//! [`Handler`]): requests read and answered, event streams fed, idle and
+//! lingering connections closed.
 
+use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Instant;
 
-use log::{debug, trace};
-use mio::{Registry, Token};
+use log::{Level, debug, trace};
+use mio::net::TcpStream;
 
-use super::conn::{Conn, Expiry, Mode, Next};
+use super::conn::{Expiry, Mode, Next, Session};
 use super::request::{Method, Request};
 use super::response::{Response, event_stream_head};
-use super::routes::{self, Answer};
-use super::{Http, event, status_json};
+use super::routes::{self, Answer, State};
+use super::{MAX_CONNECTIONS, event, status_json};
+use crate::health::OutputStatus;
+use crate::net::handler::{Handler, Note};
+use crate::net::link::Link;
+use crate::output::{Context, plural};
 
-impl Http {
-    /// Readiness (or pending input) for one connection.
-    pub(super) fn conn_event(
-        &mut self,
-        registry: &Registry,
-        token: Token,
-        readable: bool,
-        writable: bool,
-        now: Instant,
-    ) {
-        let Some(mut conn) = self.slots.take(token) else {
-            return; // closed earlier in this batch of events
-        };
-        conn.new_turn();
-        let outcome = self.drive(&mut conn, registry, token, readable, writable, now);
-        if conn.budget_spent() && outcome.is_ok() {
-            self.unread.push(token);
-        }
-        self.slots.put(token, conn);
-        if let Err(why) = outcome {
-            self.drop_conn(registry, token, &why);
+/// The HTTP handler: what the routes read, and the counts the HTTP
+/// output's status shows.
+pub struct Web {
+    pub state: State,
+    /// Listening addresses.
+    pub listeners: usize,
+    /// Connections open.
+    pub connected: usize,
+    /// Connections that are event streams.
+    pub streams: usize,
+    /// Per event stream queue bound: `--client-buffer`, as for raw clients.
+    pub stream_buffer: usize,
+    pub requests: u64,
+    /// Closed for sending no request within the timeout.
+    pub timed_out: u64,
+    /// Events dropped from full event-stream queues.
+    pub events_dropped: u64,
+}
+
+impl Web {
+    /// The HTTP output's own line in the status.
+    pub fn status(&self) -> OutputStatus {
+        OutputStatus {
+            name: "http",
+            clients: self.connected,
+            dropped: self.events_dropped,
+            state: format!(
+                "{} listening, {}",
+                plural(self.listeners, "address", "addresses"),
+                plural(self.streams, "event stream", "event streams")
+            ),
         }
     }
 
-    fn drive(
+    fn respond(&mut self, link: &mut Link, session: &mut Session, req: &Request, now: Instant) {
+        self.requests += 1;
+        let close = !req.keep_alive || req.has_body;
+        match routes::answer(req, &self.state, &self.status(), now) {
+            Answer::Response(response) => {
+                trace!("http {}: {} {}", link.peer, req.path, response.status);
+                session.queue(link, &response, req.method == Method::Head, close, now);
+            }
+            Answer::Events => {
+                debug!("http {}: event stream opened", link.peer);
+                session.mode = Mode::Events;
+                self.streams += 1;
+                let limit = self.stream_buffer;
+                let mut pieces = vec![
+                    Rc::from(event_stream_head()),
+                    Rc::from(&b"retry: 3000\n\n"[..]),
+                ];
+                if let Some(s) = &self.state.status {
+                    let json = status_json::render(s, &self.status(), now);
+                    pieces.push(event("status", &json));
+                }
+                if let Some(last) = &self.state.last {
+                    pieces.push(event("telegram", &last.data));
+                }
+                for piece in pieces {
+                    link.queue(piece, limit, now);
+                }
+            }
+        }
+    }
+}
+
+impl Handler for Web {
+    type Session = Session;
+
+    fn open(
         &mut self,
-        conn: &mut Conn,
-        registry: &Registry,
-        token: Token,
+        _link: &mut Link,
+        _others: &mut dyn Iterator<Item = (&Link, &Session)>,
+        now: Instant,
+    ) -> Session {
+        self.connected += 1;
+        Session::new(now)
+    }
+
+    fn ready(
+        &mut self,
+        link: &mut Link,
+        conn: &mut Session,
         readable: bool,
         writable: bool,
-        now: Instant,
+        cx: &Context,
     ) -> Result<(), String> {
+        let now = cx.now;
         let write_error = |e: std::io::Error| format!("write error: {e}");
-        if writable && conn.wants_write() {
-            conn.send(registry, token, now, &mut self.stats.bytes_out)
-                .map_err(write_error)?;
+        let read_error = |e: std::io::Error| format!("read error: {e}");
+        if writable && link.wants_write() {
+            conn.send(link, cx.registry, now).map_err(write_error)?;
         }
         // Answers drained: requests held back by a full queue may proceed,
         // and their input raises no new readiness.
@@ -57,17 +118,14 @@ impl Http {
             loop {
                 let mut full = false;
                 while conn.mode == Mode::Requests {
-                    match conn
-                        .next_request(now)
-                        .map_err(|e| format!("read error: {e}"))?
-                    {
-                        Next::Request(req) => self.respond(conn, &req, now),
+                    match conn.next_request(link, now).map_err(read_error)? {
+                        Next::Request(req) => self.respond(link, conn, &req, now),
                         Next::Bad(status) => {
                             let why = match status {
                                 431 => "request head too large",
                                 _ => "malformed request",
                             };
-                            conn.queue(&Response::text(status, why), false, true, now);
+                            conn.queue(link, &Response::text(status, why), false, true, now);
                         }
                         Next::Full => {
                             full = true;
@@ -76,116 +134,87 @@ impl Http {
                         Next::Wait | Next::More => break,
                     }
                 }
-                if !conn.wants_write() {
-                    conn.send(registry, token, now, &mut self.stats.bytes_out)
-                        .map_err(write_error)?;
+                if !link.wants_write() {
+                    conn.send(link, cx.registry, now).map_err(write_error)?;
                 }
                 // The socket took the whole queue: read on.
-                if !full || conn.wants_write() {
+                if !full || link.wants_write() {
                     break;
                 }
             }
-            if conn.mode == Mode::Events
-                && !conn
-                    .discard_input()
-                    .map_err(|e| format!("read error: {e}"))?
-            {
+            if conn.mode == Mode::Events && !conn.discard_input(link).map_err(read_error)? {
                 return Err("closed the event stream".into());
             }
-        } else if !conn.wants_write() {
-            conn.send(registry, token, now, &mut self.stats.bytes_out)
-                .map_err(write_error)?;
+        } else if !link.wants_write() {
+            conn.send(link, cx.registry, now).map_err(write_error)?;
         }
         // Shut down just now, with the peer's FIN already read.
-        if conn.mode == Mode::Lingering
-            && !conn
-                .discard_input()
-                .map_err(|e| format!("read error: {e}"))?
-        {
+        if conn.mode == Mode::Lingering && !conn.discard_input(link).map_err(read_error)? {
             return Err("closed after its answer".into());
         }
         Ok(())
     }
 
-    fn respond(&mut self, conn: &mut Conn, req: &Request, now: Instant) {
-        self.stats.requests += 1;
-        let close = !req.keep_alive || req.has_body;
-        match routes::answer(req, &self.state, &self.live_status(), now) {
-            Answer::Response(response) => {
-                trace!("http {}: {} {}", conn.peer, req.path, response.status);
-                conn.queue(&response, req.method == Method::Head, close, now);
-            }
-            Answer::Events => {
-                debug!("http {}: event stream opened", conn.peer);
-                conn.mode = Mode::Events;
-                self.streams += 1;
-                let limit = self.stream_buffer;
-                conn.queue_event(Rc::from(event_stream_head()), limit, now);
-                conn.queue_event(Rc::from(&b"retry: 3000\n\n"[..]), limit, now);
-                if let Some(s) = &self.state.status {
-                    let json = status_json::render(s, &self.live_status(), now);
-                    conn.queue_event(event("status", &json), limit, now);
-                }
-                if let Some(last) = &self.state.last {
-                    let data = String::from_utf8_lossy(&last.data);
-                    conn.queue_event(event("telegram", &data), limit, now);
-                }
-            }
-        }
-    }
-
-    /// Queues an event for every stream and writes it where there is room.
-    pub(super) fn broadcast(&mut self, registry: &Registry, event: Rc<[u8]>, now: Instant) {
-        for token in self.slots.tokens() {
-            let Some(conn) = self.slots.get_mut(token) else {
-                continue;
-            };
-            if conn.mode != Mode::Events {
-                continue;
-            }
-            self.stats.events_dropped += conn.queue_event(event.clone(), self.stream_buffer, now);
-            if conn.wants_write() {
-                continue; // waits for room already
-            }
-            if let Err(e) = conn.send(registry, token, now, &mut self.stats.bytes_out) {
-                self.drop_conn(registry, token, &format!("write error: {e}"));
-            }
-        }
-    }
-
-    /// Closes connections that stalled, idled or lingered too long.
-    pub(super) fn expire(&mut self, registry: &Registry, now: Instant) {
-        for token in self.slots.tokens() {
-            let Some(expiry) = self.slots.get(token).and_then(|c| c.expired(now)) else {
-                continue;
-            };
-            match expiry {
-                Expiry::Idle => self.stats.timed_out += 1,
-                Expiry::Stalled => self.stats.stalled += 1,
-                Expiry::Lingered => {}
-            }
-            self.drop_conn(registry, token, expiry.why());
-        }
-    }
-
-    pub(super) fn drop_conn(&mut self, registry: &Registry, token: Token, why: &str) {
-        let Some(conn) = self.slots.remove(token) else {
-            return;
+    fn on_time(&mut self, link: &mut Link, conn: &mut Session, now: Instant) -> Result<(), String> {
+        let Some(expiry) = conn.expired(link, now) else {
+            return Ok(());
         };
+        if expiry == Expiry::Idle {
+            self.timed_out += 1;
+        }
+        Err(expiry.why())
+    }
+
+    fn closing(&mut self, _link: &Link, conn: &Session) {
         self.connected -= 1;
         if conn.mode == Mode::Events {
             self.streams -= 1;
         }
-        self.acceptor.closed();
-        let (peer, dropped) = (conn.peer, conn.backlog.dropped);
-        conn.close(registry);
-        let lost = match dropped {
-            0 => String::new(),
-            n => format!("; it missed {n} events to its full queue"),
+    }
+
+    fn turn_away(&mut self, stream: &mut TcpStream) {
+        use std::io::Write;
+        // A fresh socket has room for this small answer; if not, the peer
+        // just sees the close.
+        let busy = Response::text(503, "too many connections");
+        let _ = stream.write_all(&[busy.head(true), busy.body.to_vec()].concat());
+    }
+
+    fn words(
+        &self,
+        note: &Note,
+        peer: Option<SocketAddr>,
+        connected: usize,
+    ) -> Option<(Level, String)> {
+        let peer = peer.map_or_else(String::new, |p| p.to_string());
+        let line = match note {
+            Note::Admitted => format!("http {peer} connected ({connected} connected)"),
+            Note::Closed { why, missed } => {
+                let lost = match missed {
+                    0 => String::new(),
+                    n => format!("; it missed {n} events to its full queue"),
+                };
+                format!("http {peer} disconnected: {why}{lost} ({connected} connected)")
+            }
+            Note::NotAllowed => format!("http: refused {peer}: not in --allow"),
+            Note::Full => format!("http: refused {peer}: {MAX_CONNECTIONS} connections already"),
+            Note::OutOfFds { err, first: true } => {
+                return Some((
+                    Level::Warn,
+                    format!(
+                        "status page: out of file descriptors ({err}); refusing HTTP \
+                         connections until one closes (raise ulimit -n / LimitNOFILE=)"
+                    ),
+                ));
+            }
+            Note::OutOfFds { first: false, .. } | Note::Shed => return None,
+            Note::AcceptFailed(e) => {
+                return Some((
+                    Level::Warn,
+                    format!("status page: accepting a connection: {e}"),
+                ));
+            }
         };
-        debug!(
-            "http {peer} disconnected: {why}{lost} ({} connected)",
-            self.connected
-        );
+        Some((Level::Debug, line))
     }
 }

@@ -1,311 +1,299 @@
-//! The raw TCP clients: accepting them, and fanning telegrams out to them.
+//! The raw TCP clients: each valid telegram, byte for byte, to every one.
 //!
-//! Each client has its own bounded queue of whole telegrams, so a slow or
-//! dead client only ever loses its own oldest telegrams and never delays
-//! anyone else. Every telegram is handed to the kernel with its own `write`
-//! calls (never glued to its neighbour), because Domoticz needs '/' at the
-//! start of a read and drops whatever follows the '!' line in the same read.
+//! A [`crate::net::server::Server`] takes the connections and owns their
+//! bounded queues, so a slow or dead client only ever loses its own oldest
+//! telegrams and never delays anyone else. Every telegram is handed to the
+//! kernel with its own `write` calls (never glued to its neighbour),
+//! because Domoticz needs '/' at the start of a read and drops whatever
+//! follows the '!' line in the same read. [`replay`] decides which new
+//! client gets the last telegram at once.
 
-mod accept;
-pub(crate) mod backlog;
-pub(crate) mod client;
-pub mod listen;
-mod replay;
+pub mod replay;
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use log::info;
-use mio::{Interest, Registry, Token};
+use log::Level;
 
+use crate::config::Config;
 use crate::error::StartError;
 use crate::health::OutputStatus;
-use crate::net::accept::Acceptor;
-use crate::net::allow::Cidr;
-use crate::net::slots::Slots;
+use crate::net::handler::{Handler, Note};
+use crate::net::link::{Drain, Link};
+use crate::net::server::{Rules, Server};
 use crate::output::{Context, Delivery, Output, plural};
-use client::{Client, Drain, discard_input};
-use replay::Last;
+use replay::{Held, Replay};
 
-/// A client that accepts no byte for this long while data waits is gone.
-pub const STALL_LIMIT: Duration = Duration::from_secs(60);
-/// A new client gets the last telegram only if it is younger than this.
-pub const REPLAY_MAX_AGE: Duration = Duration::from_secs(15);
+pub use replay::{REPLAY_HOLD, REPLAY_MAX_AGE};
 
-/// Counters for the stats line.
-#[derive(Debug, Default, Clone)]
-pub struct HubStats {
-    /// Telegrams written whole to a client, summed over clients.
-    pub telegrams_out: u64,
-    /// Bytes written to clients.
-    pub bytes_out: u64,
-    /// Telegrams dropped from full client queues.
-    pub overflow_drops: u64,
-    /// Clients accepted since start.
-    pub accepted: u64,
-    /// Connections closed at once: not allowed, over --max-clients, or out of fds.
-    pub refused: u64,
-    /// Clients disconnected for accepting nothing for [`STALL_LIMIT`].
-    pub stalled: u64,
-}
-
-/// The rules for clients, from the command line.
-#[derive(Clone, Debug)]
-pub struct Policy {
-    /// Most clients served at once.
-    pub max_clients: usize,
-    /// Per-client queue bound in bytes.
-    pub client_buffer: usize,
-    /// Send a new client the last telegram if it is fresh.
-    pub replay: bool,
-    /// Address blocks allowed to connect; empty allows everyone.
-    pub allow: Vec<Cidr>,
-}
-
-/// The listeners, the connected clients, and what they are owed.
+/// The raw output: its server, and each client's queue bound.
 pub struct Hub {
-    /// The listeners, `--allow` and `--max-clients`.
-    acceptor: Acceptor,
-    /// The clients, on the tokens after the listeners'.
-    slots: Slots<Client>,
-    connected: usize,
-    policy: Policy,
-    last: Option<Last>,
-    /// Valid telegrams delivered so far: the last one's number.
-    telegrams: u64,
-    /// Clients whose input was not drained within the read budget.
-    unread: Vec<Token>,
-    pub stats: HubStats,
+    server: Server<Raw>,
+    /// Per-client queue bound in bytes (`--client-buffer`).
+    client_buffer: usize,
+}
+
+/// What a raw connection does: takes telegrams, says nothing that matters.
+struct Raw {
+    replay: Replay,
+    /// When the replays held back for new clients are due, oldest first
+    /// (the hold is the same for all, so they come in order).
+    held: VecDeque<Instant>,
+}
+
+impl Client {
+    /// Queues the held replay now: its moment came, or newer bytes are
+    /// about to be queued behind it (the replay still comes first, as it
+    /// always did).
+    fn give_held_replay(&mut self, link: &mut Link, now: Instant) {
+        if let Some((telegram, number)) = self.replay.take().map(Held::into_parts) {
+            // An empty queue takes one telegram without dropping anything.
+            link.queue(telegram, usize::MAX, now);
+            self.got = number;
+        }
+    }
+}
+
+/// One raw client's own state.
+struct Client {
+    /// The number of the last valid telegram queued to it (0: none), for
+    /// the replay rule: its host had that one.
+    got: u64,
+    /// The last telegram, held back [`REPLAY_HOLD`] after connecting, or
+    /// until newer bytes go out to the client.
+    replay: Option<Held>,
+}
+
+/// The raw output's line in [`crate::outputs::LIST`]: always on.
+pub fn build(
+    config: &Config,
+    cx: &Context,
+    first_token: usize,
+) -> Result<Option<Box<dyn Output>>, StartError> {
+    Ok(Some(Box::new(Hub::bind(config, cx, first_token)?)))
 }
 
 impl Hub {
-    /// Binds every address and watches it, with tokens from `first_token`.
-    pub fn bind(
-        addrs: &[SocketAddr],
-        policy: Policy,
-        registry: &Registry,
-        first_token: usize,
-    ) -> Result<Hub, StartError> {
-        let mut listeners = Vec::new();
-        for (i, addr) in addrs.iter().enumerate() {
-            let mut listener = listen::bind(*addr)?;
-            let local = listener
-                .local_addr()
-                .map_err(|e| format!("listening on {addr}: {e}"))?;
-            registry
-                .register(&mut listener, Token(first_token + i), Interest::READABLE)
-                .map_err(|e| format!("watching {local}: {e}"))?;
-            info!("listening on {local}");
-            listeners.push(listener);
+    /// Binds `--listen`, with tokens from `first_token`.
+    pub fn bind(config: &Config, cx: &Context, first_token: usize) -> Result<Hub, StartError> {
+        let rules = Rules {
+            allow: config.allow.clone(),
+            limit: config.max_clients,
+        };
+        let raw = Raw {
+            replay: Replay::new(config.replay),
+            held: VecDeque::new(),
+        };
+        let (server, bound) = Server::bind(
+            &config.listen,
+            "--listen",
+            rules,
+            raw,
+            cx.registry,
+            first_token,
+        )
+        .map_err(|e| StartError(e.to_string()))?;
+        for local in bound {
+            log::info!("listening on {local}");
         }
-        let (allow, limit) = (policy.allow.clone(), policy.max_clients);
         Ok(Hub {
-            slots: Slots::new(first_token + listeners.len()),
-            acceptor: Acceptor::new(listeners, first_token, allow, limit),
-            connected: 0,
-            policy,
-            last: None,
-            telegrams: 0,
-            unread: Vec::new(),
-            stats: HubStats::default(),
+            server,
+            client_buffer: config.client_buffer,
         })
     }
+}
 
-    pub fn client_count(&self) -> usize {
-        self.connected
+impl Handler for Raw {
+    type Session = Client;
+
+    fn open(
+        &mut self,
+        link: &mut Link,
+        others: &mut dyn Iterator<Item = (&Link, &Client)>,
+        now: Instant,
+    ) -> Client {
+        let connected = others.map(|(link, client)| (link.peer.ip(), client.got));
+        let replay = self.replay.for_new(link.peer.ip(), connected, now);
+        if let Some(held) = &replay {
+            self.held.push_back(held.due);
+        }
+        Client { got: 0, replay }
     }
 
-    /// Queues `telegram` for every client and writes it where the socket
-    /// has room; `number` is a valid telegram's, for the replay rule.
-    fn broadcast(
+    fn due_at(&self) -> Option<Instant> {
+        self.held.front().copied()
+    }
+
+    fn on_time(
         &mut self,
-        registry: &Registry,
-        telegram: &Rc<[u8]>,
-        number: Option<u64>,
+        link: &mut Link,
+        client: &mut Client,
         now: Instant,
-    ) {
-        for token in self.slots.tokens() {
-            let Some(mut client) = self.slots.take(token) else {
-                continue;
-            };
-            if let Some(number) = number {
-                client.got = number;
-            }
-            self.stats.overflow_drops +=
-                client.queue(telegram.clone(), self.policy.client_buffer, now);
-            // A client with a backlog already waits for writability; writing
-            // now would only find the socket full again.
-            let result = if client.want_write {
-                Ok(())
-            } else {
-                client.send(registry, token, now, &mut self.stats)
-            };
-            self.slots.put(token, client);
-            if let Err(e) = result {
-                self.drop_client(registry, token, &format!("write error: {e}"));
-            }
+    ) -> Result<(), String> {
+        if client.replay.as_ref().is_some_and(|held| now >= held.due) {
+            // The server writes it.
+            client.give_held_replay(link, now);
+        }
+        Ok(())
+    }
+
+    fn after_time(&mut self, now: Instant) {
+        while self.held.front().is_some_and(|&due| now >= due) {
+            self.held.pop_front();
         }
     }
 
-    /// Handles readiness for a client socket.
-    fn client_event(
+    fn ready(
         &mut self,
-        registry: &Registry,
-        token: Token,
+        link: &mut Link,
+        _client: &mut Client,
         readable: bool,
         writable: bool,
-        now: Instant,
-    ) {
-        let Some(mut client) = self.slots.take(token) else {
-            return; // closed earlier in this batch of events
-        };
-        let mut outcome = Ok(());
+        cx: &Context,
+    ) -> Result<(), String> {
         if readable {
-            outcome = match discard_input(&mut client.stream) {
-                Ok(Drain::Done) => Ok(()),
-                Ok(Drain::More) => {
-                    self.unread.push(token);
-                    Ok(())
-                }
-                Ok(Drain::Closed) => Err("closed the connection".to_string()),
-                Err(e) => Err(format!("read error: {e}")),
-            };
+            match link.discard_input() {
+                Ok(Drain::Open) => {}
+                Ok(Drain::Closed) => return Err("closed the connection".into()),
+                Err(e) => return Err(format!("read error: {e}")),
+            }
         }
-        if outcome.is_ok() && writable && client.want_write {
-            outcome = client
-                .send(registry, token, now, &mut self.stats)
-                .map_err(|e| format!("write error: {e}"));
+        if writable && link.wants_write() {
+            link.flush(cx.registry, cx.now)
+                .map_err(|e| format!("write error: {e}"))?;
         }
-        self.slots.put(token, client);
-        if let Err(why) = outcome {
-            self.drop_client(registry, token, &why);
-        }
+        Ok(())
     }
 
-    fn drop_client(&mut self, registry: &Registry, token: Token, why: &str) {
-        let Some(client) = self.slots.remove(token) else {
-            return;
-        };
-        self.connected -= 1;
-        self.acceptor.closed();
-        let lost = match client.backlog.dropped {
-            0 => String::new(),
-            n => format!(
-                "; it missed {} to its full queue",
-                plural(n as usize, "telegram", "telegrams")
+    fn closing(&mut self, link: &Link, client: &Client) {
+        self.replay.departed(link.peer.ip(), client.got);
+    }
+
+    fn words(
+        &self,
+        note: &Note,
+        peer: Option<SocketAddr>,
+        connected: usize,
+    ) -> Option<(Level, String)> {
+        let peer = peer.map_or_else(String::new, |p| p.to_string());
+        let clients = plural(connected, "client", "clients");
+        Some(match note {
+            Note::Admitted => (
+                Level::Info,
+                format!("client {peer} connected ({connected} connected)"),
             ),
-        };
-        self.remember_departure(&client);
-        let peer = client.peer;
-        // Closed before the log line says so.
-        client.close(registry);
-        info!(
-            "client {peer} disconnected: {why}{lost} ({} connected)",
-            self.connected
-        );
+            Note::Closed { why, missed } => {
+                let lost = match missed {
+                    0 => String::new(),
+                    &n => format!(
+                        "; it missed {} to its full queue",
+                        plural(n as usize, "telegram", "telegrams")
+                    ),
+                };
+                (
+                    Level::Info,
+                    format!("client {peer} disconnected: {why}{lost} ({connected} connected)"),
+                )
+            }
+            Note::NotAllowed => (Level::Info, format!("refused {peer}: not in --allow")),
+            Note::Full => (
+                Level::Info,
+                format!("refused {peer}: already serving {clients} (--max-clients)"),
+            ),
+            Note::OutOfFds { err, first } => (
+                if *first { Level::Warn } else { Level::Debug },
+                format!(
+                    "out of file descriptors ({err}) with {clients}: refusing new connections \
+                     until one closes; raise the limit (ulimit -n, LimitNOFILE=) or lower \
+                     --max-clients"
+                ),
+            ),
+            Note::Shed => (
+                Level::Info,
+                format!("closed connection from {peer}: out of file descriptors"),
+            ),
+            Note::AcceptFailed(e) => (Level::Warn, format!("accepting a client: {e}")),
+        })
     }
 }
 
 impl Output for Hub {
     fn deliver(&mut self, cx: &Context, delivery: Delivery<'_>) {
+        let limit = self.client_buffer;
         match delivery {
             // An encrypted frame is a telegram to a client holding the key.
             Delivery::Telegram(telegram) | Delivery::Encrypted(telegram) => {
-                self.telegrams += 1;
-                // Before the fan-out: a client dropped during it leaves
-                // its host behind as having this one.
-                self.last = Some(Last::new(
-                    telegram.bytes.clone(),
-                    telegram.at,
-                    self.telegrams,
-                ));
-                self.broadcast(cx.registry, &telegram.bytes, Some(self.telegrams), cx.now);
+                let number = self
+                    .server
+                    .handler
+                    .replay
+                    .record(&telegram.bytes, telegram.at);
+                self.server
+                    .broadcast(cx, &telegram.bytes, limit, |link, client| {
+                        client.give_held_replay(link, cx.now);
+                        client.got = number;
+                        true
+                    });
             }
             Delivery::Damaged(bytes) | Delivery::Raw(bytes) => {
-                self.broadcast(cx.registry, bytes, None, cx.now)
+                self.server.broadcast(cx, bytes, limit, |link, client| {
+                    client.give_held_replay(link, cx.now);
+                    true
+                });
             }
         }
     }
 
     fn on_event(&mut self, cx: &Context, event: &mio::event::Event) {
-        let token = event.token();
-        if let Some(i) = self.acceptor.listener(token) {
-            self.accept(cx.registry, i, cx.now);
-        } else {
-            let readable = event.is_readable() || event.is_read_closed() || event.is_error();
-            self.client_event(cx.registry, token, readable, event.is_writable(), cx.now);
-        }
+        self.server.on_event(cx, event);
     }
 
     fn due_at(&self) -> Option<Instant> {
-        self.acceptor.due_at()
+        self.server.due_at()
     }
 
     fn on_time(&mut self, cx: &Context) {
-        for token in self.slots.tokens() {
-            if self
-                .slots
-                .get(token)
-                .is_some_and(|c| c.backlog.stalled(cx.now))
-            {
-                self.stats.stalled += 1;
-                let why = format!("accepted no data for {}s", STALL_LIMIT.as_secs());
-                self.drop_client(cx.registry, token, &why);
-            }
-        }
-        // Connections that queued during a pause raise no new readiness event.
-        if self.acceptor.resume(cx.now) {
-            self.accept_all(cx.registry, cx.now);
-        }
+        self.server.on_time(cx);
     }
 
     fn has_pending(&self) -> bool {
-        !self.unread.is_empty() || self.acceptor.has_pending()
+        self.server.has_pending()
     }
 
     fn on_pending(&mut self, cx: &Context) {
-        for token in std::mem::take(&mut self.unread) {
-            self.client_event(cx.registry, token, true, false, cx.now);
-        }
-        if self.acceptor.take_accept_now() {
-            self.accept_all(cx.registry, cx.now);
-        }
+        self.server.on_pending(cx);
     }
 
     fn shutdown(&mut self, cx: &Context) -> String {
-        let n = self.connected;
-        for client in self.slots.take_all() {
-            client.close_cleanly(cx.registry);
-        }
-        self.connected = 0;
+        let n = self.server.shutdown(cx);
         format!("closing {}", plural(n, "client", "clients"))
     }
 
     fn status(&self) -> OutputStatus {
         OutputStatus {
             name: "raw",
-            clients: self.connected,
-            dropped: self.stats.overflow_drops,
+            clients: self.server.connected(),
+            dropped: self.server.stats.dropped,
             state: format!(
                 "{} listening",
-                plural(self.acceptor.listeners(), "address", "addresses")
+                plural(self.server.listeners(), "address", "addresses")
             ),
         }
     }
 
     fn summary(&self) -> String {
-        let s = &self.stats;
+        let s = &self.server.stats;
         format!(
             "clients {} (accepted {}, refused {}, dropped for stalling {}), telegrams written \
              to clients {}, bytes out {}, telegrams dropped from full client queues {}",
-            self.connected,
+            self.server.connected(),
             s.accepted,
             s.refused,
             s.stalled,
-            s.telegrams_out,
+            s.pieces_out,
             s.bytes_out,
-            s.overflow_drops,
+            s.dropped,
         )
     }
 }

@@ -30,6 +30,8 @@ use log::{debug, info, warn};
 use mio::event::Event;
 use mio::{Interest, Registry, Token};
 
+use crate::config::Config;
+use crate::error::StartError;
 use crate::health::OutputStatus;
 use crate::homewizard::Identity;
 use crate::homewizard::identity::{PRODUCT_NAME, PRODUCT_TYPE};
@@ -49,6 +51,20 @@ const READ_BUDGET: usize = 64;
 /// RFC 6762, 6: a record is multicast on an interface at most once a
 /// second; a question within that second is answered to the asker alone.
 const MULTICAST_GAP: Duration = Duration::from_secs(1);
+
+/// The mDNS output's line in [`crate::outputs::LIST`]: on with `--mdns`.
+pub fn build(
+    config: &Config,
+    cx: &Context,
+    first_token: usize,
+) -> Result<Option<Box<dyn Output>>, StartError> {
+    let Some(mdns) = &config.mdns else {
+        return Ok(None);
+    };
+    let source = crate::homewizard::identity::source_name(&config.source);
+    let responder = Mdns::open(&source, mdns.port, cx.registry, first_token, cx.now)?;
+    Ok(Some(Box::new(responder)))
+}
 
 /// The responder.
 pub struct Mdns {

@@ -234,7 +234,11 @@ pub fn decode(buf: &[u8]) -> Result<Option<(Packet, usize)>, Malformed> {
         }
     }
     if len > MAX_INCOMING {
-        return bad(&format!("{len} bytes, more than p1mux takes"));
+        // Said as soon as the header is in: the body is never read.
+        return bad(&format!(
+            "it announces {len} bytes, more than the {} KiB p1mux takes; not reading it",
+            MAX_INCOMING / 1024
+        ));
     }
     let Some(body) = buf.get(at..at + len) else {
         return Ok(None);

@@ -192,3 +192,13 @@ fn refusals_in_words() {
     assert_eq!(refusal(5), "not authorized");
     assert_eq!(refusal(99), "an unknown reason");
 }
+
+#[test]
+fn a_packet_over_the_limit_is_refused_from_its_header() {
+    let mut header = vec![0x30];
+    remaining_length(&mut header, MAX_INCOMING + 1);
+    let err = decode(&header).unwrap_err();
+    assert!(err.to_string().contains("more than the 256 KiB"), "{err}");
+    header.truncate(header.len() - 1);
+    assert_eq!(decode(&header), Ok(None), "the length is not complete yet");
+}

@@ -3,7 +3,11 @@
 //! with backoff (1 s doubling to 60 s) when the broker is away or refuses.
 //!
 //! One warning per outage: the first failure is logged at warn, the
-//! retries at debug, until a connection is accepted again.
+//! retries at debug, until a connection has proved itself: the broker
+//! acknowledged a message or a PINGREQ, or it stayed up for
+//! [`PROVEN_AFTER`]. A CONNACK alone proves nothing: a broker that accepts
+//! and drops at once (or sends garbage) is retried with a growing backoff,
+//! not once a second.
 
 use std::io;
 use std::sync::Arc;
@@ -17,13 +21,10 @@ use super::config::Broker;
 use super::transport::Transport;
 use crate::error::StartError;
 use crate::net::connect::{Connector, Outcome};
-use crate::outage::Outage;
+use crate::outage::{BROKER_BACKOFF, Outage};
 
-/// First wait before trying again; doubles up to [`MAX_BACKOFF`].
-pub const FIRST_BACKOFF: Duration = Duration::from_secs(1);
-/// Longest wait between attempts: a broker that restarts is back within a
-/// minute, and a wrong password is not retried more often than this.
-pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// A connection up this long ends its outage even without an answer.
+pub const PROVEN_AFTER: Duration = Duration::from_secs(60);
 /// The connection to the broker, or the wait for one.
 pub struct Link {
     pub broker: Broker,
@@ -36,6 +37,11 @@ pub struct Link {
     outage: Outage,
     /// Whether write interest is registered, while up.
     writable: bool,
+    /// When the broker accepted this connection (CONNACK), while up.
+    accepted_at: Option<Instant>,
+    /// "connected" was said at info since the last warning: a broker that
+    /// flaps is not announced again each time.
+    said_connected: bool,
     /// Why the last attempt failed, for status and the stats line.
     pub last_error: Option<String>,
 }
@@ -56,8 +62,10 @@ impl Link {
             tls,
             connector,
             transport: None,
-            outage: Outage::with_backoff(now, FIRST_BACKOFF, MAX_BACKOFF),
+            outage: Outage::with_backoff(now, BROKER_BACKOFF),
             writable: false,
+            accepted_at: None,
+            said_connected: false,
             last_error: None,
         })
     }
@@ -134,26 +142,55 @@ impl Link {
     /// The attempt or the connection failed: drops it, logs the first
     /// failure of an outage at warn, and schedules the next attempt.
     pub fn failed(&mut self, registry: &Registry, why: &str, now: Instant) {
-        let was_up = self.drop_connection(registry);
-        let message = format!("mqtt: {}: {why}", self.broker);
+        let was_accepted = self.accepted_at.is_some();
+        // The handshake failing for no reason TLS gives (reset, closed, no
+        // answer) is what a plain MQTT port does to a TLS client.
+        let tls_hint = self.transport.as_ref().is_some_and(|t| t.is_handshaking())
+            && !why.contains("certificate");
+        self.drop_connection(registry);
+        let mut message = format!("mqtt: {}: {why}", self.broker);
+        if tls_hint {
+            message.push_str(
+                ", before TLS was set up: the broker may not speak TLS on this port \
+                 (mqtts:// needs its TLS port, often 8883; a plain MQTT port, often 1883, \
+                 needs mqtt://)",
+            );
+        }
         if !self.outage.first_failure() {
             debug!("{message}");
-        } else if was_up {
+        } else if was_accepted {
+            self.said_connected = false;
             warn!("{message}; reconnecting, and keeping the newest telegrams meanwhile");
         } else {
+            self.said_connected = false;
             warn!(
                 "{message}; retrying every {}s at most, telegrams keep flowing to the TCP clients",
-                MAX_BACKOFF.as_secs()
+                BROKER_BACKOFF.max.as_secs()
             );
         }
         self.last_error = Some(why.to_string());
         self.outage.back_off(now);
     }
 
-    /// The broker accepted the connection: a later outage starts afresh.
-    pub fn established(&mut self) {
-        self.outage.ended();
+    /// The broker accepted the connection (CONNACK); true when that is
+    /// news worth saying at info (the first since a warning).
+    pub fn established(&mut self, now: Instant) -> bool {
+        self.accepted_at = Some(now);
         self.last_error = None;
+        !std::mem::replace(&mut self.said_connected, true)
+    }
+
+    /// The connection works (the broker answered, or it stayed up long
+    /// enough): a later failure is a new outage, from the first backoff.
+    pub fn proven(&mut self) {
+        if self.accepted_at.is_some() {
+            self.outage.ended();
+        }
+    }
+
+    /// Whether the accepted connection has been up for [`PROVEN_AFTER`].
+    pub fn up_long_enough(&self, now: Instant) -> bool {
+        self.accepted_at.is_some_and(|at| now >= at + PROVEN_AFTER)
     }
 
     /// Closes on purpose (a new will, shutdown) and tries again after `delay`.
@@ -165,14 +202,12 @@ impl Link {
         self.outage.retry_after(now, delay);
     }
 
-    /// Returns whether a transport was up.
-    fn drop_connection(&mut self, registry: &Registry) -> bool {
+    fn drop_connection(&mut self, registry: &Registry) {
         self.connector.cancel(registry);
-        let Some(mut t) = self.transport.take() else {
-            return false;
-        };
-        let _ = registry.deregister(t.stream());
-        true
+        self.accepted_at = None;
+        if let Some(mut t) = self.transport.take() {
+            let _ = registry.deregister(t.stream());
+        }
     }
 
     /// Registers write interest only while there is something to write.

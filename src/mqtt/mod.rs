@@ -7,19 +7,27 @@
 //! the newest telegrams ([`queue`]).
 //!
 //! - [`codec`]: the MQTT 3.1.1 packets p1mux sends and receives (pure).
-//! - [`session`]: the protocol state machine: CONNECT/CONNACK, QoS 1
-//!   acknowledgements and resends, keep-alive (pure, sans-I/O).
-//! - [`link`]: name lookup, connect, backoff; [`transport`]: TCP or TLS.
-//! - [`topics`] and [`discovery`]: what is published where, and the Home
-//!   Assistant device config (pure).
-//! - [`output`]: [`MqttOutput`], the [`crate::output::Output`] that ties
-//!   them together.
+//! - [`session`]: the protocol state machine: CONNACK, QoS 1
+//!   acknowledgements ([`inflight`]) and resends, keep-alive, every queue
+//!   bounded (pure, sans-I/O); [`outcome`]: what it reports.
+//! - [`meter`]: the meter's identity: its topics ([`topics`]), what each
+//!   telegram publishes, its availability and the Home Assistant device
+//!   config ([`discovery`]), re-announced at most once per interval (pure).
+//! - [`client`]: drives the connection: CONNECT with the meter's will,
+//!   reads within a budget, writes, fails and reconnects; [`link`]: name
+//!   lookup, connect, backoff; [`transport`]: TCP or TLS.
+//! - [`output`]: [`MqttOutput`], the [`crate::output::Output`] that hands
+//!   telegrams to the meter and what it makes to the client.
 //! - [`config`]: the `--mqtt*` options, validated.
 
+pub mod client;
 pub mod codec;
 pub mod config;
 pub mod discovery;
+pub mod inflight;
 pub mod link;
+pub mod meter;
+pub mod outcome;
 pub mod output;
 pub mod queue;
 pub mod session;

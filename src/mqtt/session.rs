@@ -1,7 +1,7 @@
 //! The MQTT client's protocol state, without I/O: bytes from the broker
 //! and the clock in, bytes for the broker out.
 //!
-//! The connection layer ([`super::link`]) opens a transport, calls
+//! The connection's driver ([`super::client`]) opens a transport, calls
 //! [`Session::open`], feeds it what it reads ([`Session::received`]),
 //! writes [`Session::outgoing`] when the socket has room, and calls
 //! [`Session::closed`] when the transport is gone. Everything MQTT is
@@ -12,19 +12,28 @@
 //! - Messages wait in a bounded [`Queue`]; they move to the outgoing bytes
 //!   only while those are short (a slow broker fills the queue, never
 //!   memory), and QoS 1 messages only while fewer than [`MAX_INFLIGHT`]
-//!   await their PUBACK.
+//!   await their PUBACK. Control messages (availability, discovery) wait
+//!   in a small queue of their own, one per topic, and go first, within
+//!   the same limits: nothing the broker does makes memory grow.
 //! - A QoS 1 message leaves the session when its PUBACK comes. If the
 //!   connection ends first, it goes back to the front of the queue, marked
 //!   DUP, and is sent again on the next connection: at least once.
 //! - Keep-alive: a PINGREQ when the line has been quiet for half the
-//!   keep-alive; a PINGRESP (or anything) that does not follow in time
-//!   means the connection is dead even if TCP has not noticed.
+//!   keep-alive; a PINGRESP (or any whole packet) that does not follow in
+//!   time means the connection is dead even if TCP has not noticed. Bytes
+//!   that complete no packet are no answer: a broker that trickles them
+//!   is as dead as a silent one.
+//! - From the broker, a packet over [`codec::MAX_INCOMING`] is refused as
+//!   soon as its header is in, and the buffers shrink back after a large
+//!   one.
 
 use std::collections::VecDeque;
-use std::fmt;
 use std::time::{Duration, Instant};
 
 use super::codec::{self, Connect, Packet, Publish, QoS};
+pub use super::inflight::MAX_INFLIGHT;
+use super::inflight::Window;
+pub use super::outcome::{Event, Fault};
 use super::queue::{Message, Queue};
 
 /// Sent in CONNECT: the broker drops p1mux after 1.5 times this in silence.
@@ -35,48 +44,16 @@ const PING_AFTER: Duration = Duration::from_secs(15);
 const PING_TIMEOUT: Duration = Duration::from_secs(15);
 /// The broker must answer CONNECT (and finish TLS) within this.
 pub const CONNACK_TIMEOUT: Duration = Duration::from_secs(10);
-/// QoS 1 messages sent and not yet acknowledged, at most.
-pub const MAX_INFLIGHT: usize = 32;
 /// Messages move from the queue to the outgoing bytes only below this.
 const OUTGOING_HIGH: usize = 16 * 1024;
-
-/// Why the session gave up on a connection.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Fault {
-    /// CONNACK with a refusal code (3.2.2.3).
-    Refused(u8),
-    /// The broker sent something that is not MQTT 3.1.1.
-    Protocol(String),
-    /// The broker did not answer in time.
-    Timeout(&'static str),
-}
-
-impl fmt::Display for Fault {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Fault::Refused(code) => write!(
-                f,
-                "the broker refused the connection: {} (CONNACK code {code})",
-                codec::refusal(*code)
-            ),
-            Fault::Protocol(why) => f.write_str(why),
-            Fault::Timeout(what) => write!(f, "the broker did not answer {what} in time"),
-        }
-    }
-}
-
-/// What the broker said that the output acts on.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Event {
-    /// CONNACK accepted: the connection is ready for messages.
-    Accepted,
-    /// A message on a subscribed topic.
-    Message {
-        topic: String,
-        payload: Vec<u8>,
-        retain: bool,
-    },
-}
+/// Acknowledgements of the broker's QoS 1 messages may take the outgoing
+/// bytes up to this; a broker that sends on without reading past it is
+/// dropped.
+const OUTGOING_LIMIT: usize = 64 * 1024;
+/// Control messages waiting, at most: one per topic is all there is.
+const CONTROL_LIMIT: usize = 8;
+/// A buffer that grew past this for a large packet is shrunk back.
+const SHRINK_ABOVE: usize = 64 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -85,24 +62,15 @@ enum Phase {
     Ready,
 }
 
-/// A QoS 1 message on the wire, waiting for its PUBACK.
-#[derive(Debug)]
-struct InFlight {
-    pid: u16,
-    message: Message,
-    /// Telegram data, counted and resent; control messages (availability,
-    /// discovery) are sent afresh on every connection instead.
-    data: bool,
-}
-
 /// One client's protocol state, across connections.
 #[derive(Debug)]
 pub struct Session {
     phase: Phase,
     /// Data messages not yet handed to a connection.
     pub queue: Queue,
-    inflight: VecDeque<InFlight>,
-    next_pid: u16,
+    /// Control messages for this connection, sent before the queue.
+    control: VecDeque<Message>,
+    inflight: Window,
     /// Bytes for the broker not yet written.
     outgoing: Vec<u8>,
     /// Bytes from the broker not yet a whole packet.
@@ -120,8 +88,8 @@ impl Session {
         Session {
             phase: Phase::Closed,
             queue: Queue::new(queue_limit),
-            inflight: VecDeque::new(),
-            next_pid: 0,
+            control: VecDeque::new(),
+            inflight: Window::default(),
             outgoing: Vec::new(),
             incoming: Vec::new(),
             last_sent: now,
@@ -147,19 +115,14 @@ impl Session {
 
     /// The transport is gone: unacknowledged data goes back to the queue.
     pub fn closed(&mut self) {
-        let resend: Vec<Message> = self
-            .inflight
-            .drain(..)
-            .filter(|f| f.data)
-            .map(|f| Message {
-                dup: true,
-                ..f.message
-            })
-            .collect();
+        let resend = self.inflight.take_unacknowledged();
         self.queue.unsend(resend.into_iter());
         self.phase = Phase::Closed;
+        self.control.clear();
         self.outgoing.clear();
         self.incoming.clear();
+        shrink(&mut self.outgoing);
+        shrink(&mut self.incoming);
         self.ping_sent = None;
     }
 
@@ -171,6 +134,7 @@ impl Session {
     /// The transport took `n` bytes of [`Session::outgoing`].
     pub fn written(&mut self, n: usize) {
         self.outgoing.drain(..n.min(self.outgoing.len()));
+        shrink(&mut self.outgoing);
     }
 
     /// QoS 1 messages awaiting their PUBACK.
@@ -178,15 +142,13 @@ impl Session {
         self.inflight.len()
     }
 
-    /// Takes in bytes read from the transport.
+    /// Takes in bytes read from the transport. Only whole packets are signs
+    /// of life; a partial one waits for the rest.
     pub fn received(&mut self, bytes: &[u8], now: Instant) -> Result<Vec<Event>, Fault> {
-        // A wake-up without bytes says nothing about the broker being alive.
         if bytes.is_empty() {
             return Ok(Vec::new());
         }
         self.incoming.extend_from_slice(bytes);
-        self.last_received = now;
-        self.ping_sent = None;
         let mut events = Vec::new();
         let mut at = 0;
         let result = loop {
@@ -195,6 +157,8 @@ impl Session {
                 Err(e) => break Err(Fault::Protocol(e.to_string())),
                 Ok(Some((packet, len))) => {
                     at += len;
+                    self.last_received = now;
+                    self.ping_sent = None;
                     if let Err(fault) = self.on_packet(packet, now, &mut events) {
                         break Err(fault);
                     }
@@ -202,6 +166,7 @@ impl Session {
             }
         };
         self.incoming.drain(..at);
+        shrink(&mut self.incoming);
         result.map(|()| events)
     }
 
@@ -224,10 +189,9 @@ impl Session {
                 ));
             }
             Packet::PubAck(pid) => {
-                if let Some(i) = self.inflight.iter().position(|f| f.pid == pid)
-                    && self.inflight.remove(i).is_some_and(|f| f.data)
-                {
-                    self.published += 1;
+                if let Some(data) = self.inflight.acknowledged(pid) {
+                    self.published += u64::from(data);
+                    events.push(Event::Acknowledged);
                 }
             }
             Packet::Publish {
@@ -238,6 +202,11 @@ impl Session {
                 pid,
             } => {
                 if let (1, Some(pid)) = (qos, pid) {
+                    if self.outgoing.len() >= OUTGOING_LIMIT {
+                        return Err(Fault::Protocol(
+                            "the broker sends messages to acknowledge faster than it reads".into(),
+                        ));
+                    }
                     codec::puback(&mut self.outgoing, pid);
                     self.last_sent = now;
                 }
@@ -250,7 +219,8 @@ impl Session {
             Packet::SubAck { codes, .. } if codes.contains(&0x80) => {
                 log::warn!("mqtt: the broker refused p1mux's subscription (its ACL?)");
             }
-            Packet::SubAck { .. } | Packet::PingResp => {}
+            Packet::PingResp => events.push(Event::Acknowledged),
+            Packet::SubAck { .. } => {}
             Packet::ConnAck { .. } => {
                 return Err(Fault::Protocol("a second CONNACK".into()));
             }
@@ -258,21 +228,15 @@ impl Session {
         Ok(())
     }
 
-    fn pid(&mut self) -> u16 {
-        loop {
-            self.next_pid = self.next_pid.wrapping_add(1);
-            let pid = self.next_pid;
-            if pid != 0 && !self.inflight.iter().any(|f| f.pid == pid) {
-                return pid;
-            }
-        }
-    }
-
-    fn write(&mut self, message: Message, data: bool, now: Instant) {
-        let pid = if message.qos == QoS::AtLeastOnce {
-            self.pid()
-        } else {
-            0
+    /// Writes one message; a QoS 1 one that finds no packet identifier
+    /// is handed back.
+    fn write(&mut self, message: Message, data: bool, now: Instant) -> Result<(), Message> {
+        let pid = match message.qos {
+            QoS::AtLeastOnce => match self.inflight.pid() {
+                Some(pid) => pid,
+                None => return Err(message),
+            },
+            QoS::AtMostOnce => 0,
         };
         codec::publish(
             &mut self.outgoing,
@@ -287,47 +251,78 @@ impl Session {
         );
         self.last_sent = now;
         if message.qos == QoS::AtLeastOnce {
-            self.inflight.push_back(InFlight { pid, message, data });
+            self.inflight.sent(pid, message, data);
         } else if data {
             self.published += 1;
         }
+        Ok(())
     }
 
-    /// Sends a control message (availability, discovery) at once, ahead of
-    /// the queue. Only on a ready connection; the caller sends them again
-    /// on each new one.
+    /// Sends a control message (availability, discovery) ahead of the
+    /// queue, replacing one for the same topic that still waits. Only on a
+    /// ready connection; the caller sends them again on each new one.
     pub fn send_control(&mut self, message: Message, now: Instant) {
-        if self.is_ready() {
-            self.write(message, false, now);
+        if !self.is_ready() {
+            return;
         }
+        match self.control.iter_mut().find(|m| m.topic == message.topic) {
+            Some(waiting) => *waiting = message,
+            None => {
+                if self.control.len() >= CONTROL_LIMIT {
+                    self.control.pop_front();
+                }
+                self.control.push_back(message);
+            }
+        }
+        self.pump(now);
     }
 
     pub fn subscribe(&mut self, filters: &[(&str, QoS)], now: Instant) {
-        if self.is_ready() {
-            let pid = self.pid();
+        if self.is_ready()
+            && let Some(pid) = self.inflight.pid()
+        {
             codec::subscribe(&mut self.outgoing, pid, filters);
             self.last_sent = now;
         }
     }
 
-    /// Moves queued messages to the outgoing bytes, as far as the
-    /// connection should take them now.
+    /// Moves control messages, then queued ones, to the outgoing bytes, as
+    /// far as the connection should take them now.
     pub fn pump(&mut self, now: Instant) {
         while self.is_ready() && self.outgoing.len() < OUTGOING_HIGH {
-            let full = self.inflight.len() >= MAX_INFLIGHT;
-            match self.queue.peek() {
-                Some(m) if m.qos == QoS::AtLeastOnce && full => return,
-                Some(_) => {}
-                None => return,
+            let full = self.inflight.is_full();
+            let (next, data) = match (self.control.front(), self.queue.peek()) {
+                (Some(m), _) => (m, false),
+                (None, Some(m)) => (m, true),
+                (None, None) => return,
+            };
+            if next.qos == QoS::AtLeastOnce && full {
+                return;
             }
-            if let Some(message) = self.queue.pop() {
-                self.write(message, true, now);
+            let message = match data {
+                true => self.queue.pop(),
+                false => self.control.pop_front(),
+            };
+            if let Some(message) = message
+                && let Err(message) = self.write(message, data, now)
+            {
+                match data {
+                    true => self.queue.unsend(std::iter::once(message)),
+                    false => self.control.push_front(message),
+                }
+                return;
             }
         }
     }
 
-    /// A clean goodbye: the broker then does not send the will.
-    pub fn disconnect(&mut self) {
+    /// A clean goodbye, with a last control message (availability) that
+    /// goes whatever the limits: the broker then does not send the will.
+    pub fn disconnect(&mut self, last: Option<Message>, now: Instant) {
+        if let Some(message) = last
+            && self.is_ready()
+        {
+            let _ = self.write(message, false, now);
+        }
         codec::disconnect(&mut self.outgoing);
     }
 
@@ -363,6 +358,13 @@ impl Session {
                 None => Ok(()),
             },
         }
+    }
+}
+
+/// Gives back the memory of a buffer that grew for a large packet.
+fn shrink(buf: &mut Vec<u8>) {
+    if buf.capacity() > SHRINK_ABOVE && buf.len() <= SHRINK_ABOVE / 2 {
+        buf.shrink_to(SHRINK_ABOVE / 2);
     }
 }
 

@@ -224,3 +224,75 @@ fn incoming_messages_are_events_and_qos1_is_acknowledged() {
     );
     assert_eq!(s.outgoing(), [0x40, 2, 0, 5]);
 }
+
+#[test]
+fn only_a_whole_packet_answers_a_ping() {
+    let t0 = Instant::now();
+    let mut s = ready(t0);
+    let t1 = t0 + PING_AFTER;
+    s.on_time(t1).unwrap();
+    assert_eq!(s.outgoing(), [0xC0, 0]);
+    s.written(2);
+    // A byte a second of a packet that never ends.
+    for secs in 1..15 {
+        s.received(&[0x30], t1 + Duration::from_secs(secs)).unwrap();
+    }
+    assert_eq!(s.due_at(), Some(t1 + PING_TIMEOUT));
+    assert_eq!(
+        s.on_time(t1 + PING_TIMEOUT),
+        Err(Fault::Timeout("a PINGREQ"))
+    );
+}
+
+#[test]
+fn control_messages_are_coalesced_bounded_and_within_the_window() {
+    let t0 = Instant::now();
+    let mut s = ready(t0);
+    let control = |topic: &str, tag: u8| Message {
+        topic: Rc::from(topic),
+        retain: true,
+        ..message(tag, QoS::AtLeastOnce)
+    };
+    for tag in 0..MAX_INFLIGHT as u8 {
+        s.send_control(control(&format!("c/{tag}"), tag), t0);
+    }
+    assert_eq!(s.inflight(), MAX_INFLIGHT);
+    let written = s.outgoing().len();
+    // The window is full: a flood of the same announcement waits as one,
+    // and other topics stay within CONTROL_LIMIT.
+    for tag in 0..10_000u32 {
+        s.send_control(control("ha/config", tag as u8), t0);
+        s.send_control(control(&format!("other/{tag}"), 0), t0);
+    }
+    assert_eq!(s.outgoing().len(), written);
+    assert!(s.control.len() <= CONTROL_LIMIT);
+    // Acknowledged: the waiting messages go, each once.
+    let acks: Vec<u8> = (1..=MAX_INFLIGHT as u16)
+        .flat_map(|pid| [0x40, 2, (pid >> 8) as u8, pid as u8])
+        .collect();
+    let events = s.received(&acks, t0).unwrap();
+    assert_eq!(events.len(), MAX_INFLIGHT, "each PUBACK is a sign of life");
+    s.pump(t0);
+    assert_eq!(s.inflight(), CONTROL_LIMIT);
+    assert!(s.control.is_empty());
+}
+
+#[test]
+fn buffers_shrink_back_after_a_large_packet() {
+    let t0 = Instant::now();
+    let mut s = ready(t0);
+    let payload = vec![b'x'; 200_000];
+    let mut packet = vec![0x30];
+    codec::remaining_length(&mut packet, 2 + 3 + payload.len());
+    packet.extend_from_slice(&[0, 3, b'a', b'/', b'b']);
+    packet.extend_from_slice(&payload);
+    for chunk in packet.chunks(4096) {
+        s.received(chunk, t0).unwrap();
+    }
+    assert!(s.incoming.is_empty());
+    assert!(
+        s.incoming.capacity() <= SHRINK_ABOVE,
+        "{}",
+        s.incoming.capacity()
+    );
+}

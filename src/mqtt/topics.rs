@@ -11,8 +11,8 @@
 use std::rc::Rc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::calendar::civil_from_days;
 use crate::json;
-use crate::telegram::Reading;
 
 pub const ONLINE: &str = "online";
 pub const OFFLINE: &str = "offline";
@@ -37,15 +37,13 @@ impl Topics {
     }
 }
 
-/// The state JSON: [`json::state`] with `received` first, when p1mux read
-/// the telegram (UTC, RFC 3339, milliseconds). `time` stays the meter's
-/// own and is absent when the meter sends none (DSMR 2.2 and 3.0):
-/// `received` is then the only time there is, and says whose it is.
-pub fn state(reading: &Reading, received: SystemTime) -> String {
-    let values = json::state(reading);
-    // json::state always writes an object with members: splice one in.
-    let rest = values.strip_prefix('{').unwrap_or(&values);
-    format!("{{\"received\":\"{}\",{rest}", utc(received))
+/// The state JSON: the telegram's [`json::state`] (written once for every
+/// output) with `received` first, when p1mux read the telegram (UTC, RFC
+/// 3339, milliseconds). `time` stays the meter's own and is absent when
+/// the meter sends none (DSMR 2.2 and 3.0): `received` is then the only
+/// time there is, and says whose it is.
+pub fn state(values: &str, received: SystemTime) -> String {
+    json::with_first(values, "received", &utc(received))
 }
 
 /// `2026-03-29T01:59:59.250Z`.
@@ -63,24 +61,10 @@ pub fn utc(t: SystemTime) -> String {
     )
 }
 
-/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's
-/// algorithm).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::telegram::Reading;
     use std::time::Duration;
 
     #[test]
@@ -95,13 +79,13 @@ mod tests {
     #[test]
     fn state_has_both_times_and_topics_their_levels() {
         let dsmr50 = include_bytes!("../../tests/data/dsmr50_iskra_am550_2mbus.txt");
-        let json = state(&Reading::parse(dsmr50), UNIX_EPOCH);
+        let json = state(&json::state(&Reading::parse(dsmr50)), UNIX_EPOCH);
         assert!(
             json.starts_with(r#"{"received":"1970-01-01T00:00:00.000Z","time":"2020-04-26T22:33:25+02:00","meter":"#),
             "{json}"
         );
         let dsmr22 = include_bytes!("../../tests/data/dsmr22_iskra_mt382-1003.txt");
-        let json = state(&Reading::parse(dsmr22), UNIX_EPOCH);
+        let json = state(&json::state(&Reading::parse(dsmr22)), UNIX_EPOCH);
         assert!(
             json.starts_with(r#"{"received":"1970-01-01T00:00:00.000Z","meter":"#),
             "{json}"

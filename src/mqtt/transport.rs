@@ -62,6 +62,9 @@ pub fn tls_config(ca: Option<&Path>) -> Result<Arc<ClientConfig>, String> {
 pub enum Received {
     /// Bytes were appended, or none were there; the connection is open.
     Open,
+    /// The budget was spent and the socket may hold more: read again on
+    /// the next turn (readiness will not say so again).
+    More,
     /// The broker closed the connection.
     Closed,
 }
@@ -100,11 +103,15 @@ impl Transport {
         }
     }
 
-    /// Reads everything the socket has, appending plaintext to `into`.
-    pub fn read(&mut self, into: &mut Vec<u8>) -> io::Result<Received> {
+    /// Reads what the socket has, appending plaintext to `into`, until
+    /// `into` holds `budget` bytes (a TLS record more at most).
+    pub fn read(&mut self, into: &mut Vec<u8>, budget: usize) -> io::Result<Received> {
         let mut buf = [0u8; 4096];
         match self {
             Transport::Plain(stream) => loop {
+                if into.len() >= budget {
+                    return Ok(Received::More);
+                }
                 match stream.read(&mut buf) {
                     Ok(0) => return Ok(Received::Closed),
                     Ok(n) => into.extend_from_slice(&buf[..n]),
@@ -114,6 +121,9 @@ impl Transport {
                 }
             },
             Transport::Tls { stream, tls } => loop {
+                if into.len() >= budget {
+                    return Ok(Received::More);
+                }
                 let eof = match tls.read_tls(stream) {
                     Ok(0) => true,
                     Ok(_) => false,
@@ -181,6 +191,15 @@ impl Transport {
                     }
                 }
             }
+        }
+    }
+
+    /// TLS that has not finished its handshake: a failure now may mean
+    /// the broker does not speak TLS on this port.
+    pub fn is_handshaking(&self) -> bool {
+        match self {
+            Transport::Plain(_) => false,
+            Transport::Tls { tls, .. } => tls.is_handshaking(),
         }
     }
 

@@ -29,17 +29,15 @@ impl<T> Slots<T> {
 
     /// Takes a new connection: tunes its socket and registers it for
     /// reading under a free slot's token, which stays held for it until
-    /// [`Slots::put`] fills it. `log` starts the log lines ("http ", or
-    /// nothing); None when the connection cannot be watched.
+    /// [`Slots::put`] fills it. None when the connection cannot be watched.
     pub fn admit(
         &mut self,
         registry: &Registry,
         stream: &mut TcpStream,
         peer: SocketAddr,
-        log: &str,
     ) -> Option<Token> {
         if let Err(e) = tune_socket(stream) {
-            debug!("{log}{peer}: setting socket options: {e}");
+            debug!("{peer}: setting socket options: {e}");
         }
         let index = self.free.pop().unwrap_or_else(|| {
             self.slots.push(None);
@@ -47,7 +45,7 @@ impl<T> Slots<T> {
         });
         let token = Token(self.first + index);
         if let Err(e) = registry.register(stream, token, Interest::READABLE) {
-            warn!("{log}{peer}: cannot watch the connection: {e}");
+            warn!("{peer}: cannot watch the connection: {e}");
             self.free.push(index);
             return None;
         }

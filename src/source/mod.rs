@@ -17,10 +17,10 @@ use std::time::Instant;
 use mio::{Registry, Token};
 
 use crate::config::SourceConfig;
-use crate::encrypted::Frame;
 use crate::error::StartError;
-use crate::framer::{Event, Parity, Telegram};
+use crate::framer::Parity;
 use crate::health::{Quiet, SourceStatus};
+use crate::pipeline::Seen;
 
 /// Poll tokens a source may use, from the first one it is given.
 pub const SOURCE_TOKENS: usize = 2;
@@ -114,35 +114,16 @@ pub trait Input {
     /// SIGHUP: close and open again at once, saying so in the log.
     fn reopen(&mut self, registry: &Registry, now: Instant);
 
-    /// Sees every byte read, before the framer (auto-detection counts
-    /// them), except those of encrypted frames, which
-    /// [`Input::observe_frame`] sees.
-    fn observe_bytes(&mut self, _bytes: &[u8]) {}
-
-    /// Sees every framer event, those of decrypted telegrams included.
-    fn observe(&mut self, _event: &Event<'_>) {}
-
-    /// Sees every whole encrypted frame, before it is decrypted (a frame
-    /// confirms the serial setting whatever the key). `passed_through`:
-    /// there is no key, and the frame goes to the clients as it is, so it
-    /// is valid input as a telegram is.
-    fn observe_frame(&mut self, _frame: &Frame<'_>, _passed_through: bool) {}
+    /// What the pipeline saw (bytes, framer events, encrypted frames, the
+    /// first telegram since the source came up), for detection and for a
+    /// line in the log, if this kind of source has something to say.
+    fn saw(&mut self, _seen: &Seen<'_>) -> Option<String> {
+        None
+    }
 
     /// After new input or at a tick: `Some(parity)` when the source switched
     /// its serial setting, so framing must restart with that parity.
     fn settle(&mut self, _now: Instant) -> Option<Parity> {
-        None
-    }
-
-    /// The first valid telegram since the source came up: a line for the
-    /// log, if this kind of source has something to say about it.
-    fn announce(&mut self, _telegram: &Telegram<'_>) -> Option<String> {
-        None
-    }
-
-    /// [`Input::announce`] for the first encrypted frame passed through
-    /// since the source came up.
-    fn announce_frame(&mut self, _frame: &Frame<'_>) -> Option<String> {
         None
     }
 

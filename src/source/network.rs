@@ -15,13 +15,14 @@ use mio::{Interest, Registry, Token};
 
 use super::{AfterSilence, Change, Input, Read, read_once};
 use crate::cli::NetSource;
-use crate::encrypted::{Frame, describe_meter};
+use crate::encrypted::describe_meter;
 use crate::error::StartError;
 use crate::framer::{Event, Parity, Telegram};
 use crate::health::{Quiet, SourceStatus};
 use crate::net::connect::{Connector, Outcome};
 use crate::net::keepalive;
 use crate::outage::Outage;
+use crate::pipeline::Seen;
 use crate::telegram::{generation, header};
 
 /// The network side of the gateway: a connection to the source, or the
@@ -40,6 +41,26 @@ pub struct NetInput {
 }
 
 impl NetInput {
+    /// The first telegram since the source came up, for the log.
+    fn announce(&mut self, telegram: &Telegram<'_>) -> String {
+        let meter = format!(
+            "{} meter {}",
+            generation(telegram.bytes, telegram.crc),
+            header(telegram.bytes)
+        );
+        self.meter = Some(meter.clone());
+        format!(
+            "receiving from {}: {meter}{}",
+            self.source,
+            if telegram.parity_in_bit7 {
+                "; the source reads a 7E1 meter as 8N1 (parity in bit 7): \
+                 p1mux checks that parity and strips it"
+            } else {
+                ""
+            }
+        )
+    }
+
     /// Uses tokens `first_token` (the connection) and `first_token + 1`
     /// (the waker of name lookups). The first attempt is due at once.
     pub fn new(
@@ -176,41 +197,22 @@ impl Input for NetInput {
         self.close(registry, now, Duration::ZERO);
     }
 
-    fn observe(&mut self, event: &Event<'_>) {
-        if matches!(event, Event::Telegram(_)) {
-            self.diagnosis = None;
-        }
-    }
-
-    fn observe_frame(&mut self, _frame: &Frame<'_>, passed_through: bool) {
-        if passed_through {
-            self.diagnosis = None;
-        }
-    }
-
-    fn announce_frame(&mut self, frame: &Frame<'_>) -> Option<String> {
-        let meter = describe_meter(frame.system_title, frame.frame_counter);
-        self.meter = Some(meter.clone());
-        Some(format!("receiving from {}: {meter}", self.source))
-    }
-
-    fn announce(&mut self, telegram: &Telegram<'_>) -> Option<String> {
-        let meter = format!(
-            "{} meter {}",
-            generation(telegram.bytes, telegram.crc),
-            header(telegram.bytes)
-        );
-        self.meter = Some(meter.clone());
-        Some(format!(
-            "receiving from {}: {meter}{}",
-            self.source,
-            if telegram.parity_in_bit7 {
-                "; the source reads a 7E1 meter as 8N1 (parity in bit 7): \
-                 p1mux checks that parity and strips it"
-            } else {
-                ""
+    fn saw(&mut self, seen: &Seen<'_>) -> Option<String> {
+        match *seen {
+            Seen::Framed(Event::Telegram(_))
+            | Seen::Frame {
+                passed_through: true,
+                ..
+            } => self.diagnosis = None,
+            Seen::FirstFrame(frame) => {
+                let meter = describe_meter(frame.system_title, frame.frame_counter);
+                self.meter = Some(meter.clone());
+                return Some(format!("receiving from {}: {meter}", self.source));
             }
-        ))
+            Seen::FirstTelegram(telegram) => return Some(self.announce(telegram)),
+            _ => {}
+        }
+        None
     }
 
     /// Another p1mux (or any gateway that replays) sends its last telegram

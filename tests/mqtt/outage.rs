@@ -10,7 +10,7 @@ use crate::common::*;
 use crate::{DSMR50, start};
 
 /// DSMR50 with its own time stamp and CRC: telegram `n` of a stream.
-fn stamped(n: usize) -> Vec<u8> {
+pub fn stamped(n: usize) -> Vec<u8> {
     let text = std::str::from_utf8(DSMR50).unwrap();
     let stamp = format!("0-0:1.0.0(20042622{:02}{:02}S)", n / 60 % 60, n % 60);
     let text = text.replacen("0-0:1.0.0(200426223325S)", &stamp, 1);
@@ -223,9 +223,25 @@ pub fn tls((tools, openssl): &(Tools, std::path::PathBuf)) {
         line.contains("certificate") && line.contains("UnknownIssuer"),
         "{line}"
     );
+    // MQTT never connected: nothing to reconnect to, nothing kept for it.
+    assert!(
+        !line.contains("reconnecting") && line.contains("retrying"),
+        "{line}"
+    );
     let mut client = p1mux.connect(tcp);
     pty.write(DSMR50);
     assert_eq!(read_exact(&mut client, DSMR50.len()), DSMR50);
+    // mqtts:// to a plain MQTT port: the line says TLS may be why.
+    let url = format!("mqtts://127.0.0.1:{}", broker.port);
+    let pty = Pty::open();
+    let device = pty.slave_path.to_str().unwrap();
+    let p1mux = P1mux::serve(&["--device", device, "--mqtt", &url, "--mqtt-ca", ca_arg]);
+    let line = p1mux.wait_for("mqtt: mqtts://127.0.0.1");
+    eprintln!("mqtts:// to a plain port: {line}");
+    assert!(
+        line.contains(" WARN ") && line.contains("TLS") && !line.contains("reconnecting"),
+        "{line}"
+    );
 }
 
 pub fn no_broker() {

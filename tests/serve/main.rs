@@ -12,3 +12,4 @@ mod delivery;
 mod errors;
 mod replay;
 mod signals;
+mod storm;

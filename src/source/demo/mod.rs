@@ -25,8 +25,9 @@ use mio::{Registry, Token};
 pub use meter::{DemoMeter, HEADER, INTERVAL};
 
 use super::{AfterSilence, Change, Input, Read};
-use crate::framer::{Parity, Telegram};
+use crate::framer::Parity;
 use crate::health::{Quiet, SourceStatus};
+use crate::pipeline::Seen;
 
 /// The demo meter as a source: each telegram, when due, is read like
 /// bytes from a port.
@@ -95,8 +96,8 @@ impl Input for DemoInput {
         info!("SIGHUP: nothing to reopen in demo mode");
     }
 
-    fn announce(&mut self, _telegram: &Telegram<'_>) -> Option<String> {
-        if std::mem::replace(&mut self.announced, true) {
+    fn saw(&mut self, seen: &Seen<'_>) -> Option<String> {
+        if !matches!(seen, Seen::FirstTelegram(_)) || std::mem::replace(&mut self.announced, true) {
             return None;
         }
         Some(format!(

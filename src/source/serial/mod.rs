@@ -21,12 +21,12 @@ use serialport::TTYPort;
 
 use super::{AfterSilence, Change, Input, Read, read_once};
 use crate::detect::{Detector, Diagnosis, Found, Step};
-use crate::encrypted::Frame;
 use crate::error::StartError;
 use crate::framer::{Event, Parity};
 use crate::health::{Quiet, SILENCE_LIMIT, SourceStatus};
 use crate::line::Setting;
 use crate::outage::Outage;
+use crate::pipeline::Seen;
 use port::{FdReader, OpenError};
 
 /// The serial side of the gateway: an open port, or the wait for one.
@@ -206,22 +206,27 @@ impl Input for SerialInput {
         self.close(registry, now, Duration::ZERO);
     }
 
-    fn observe_bytes(&mut self, bytes: &[u8]) {
-        self.detector.bytes(bytes);
-    }
-
-    fn observe(&mut self, event: &Event<'_>) {
-        if matches!(event, Event::Telegram(_)) {
-            self.diagnosis = None;
+    fn saw(&mut self, seen: &Seen<'_>) -> Option<String> {
+        match *seen {
+            Seen::Text(bytes) => self.detector.bytes(bytes),
+            Seen::Framed(event) => {
+                if matches!(event, Event::Telegram(_)) {
+                    self.diagnosis = None;
+                }
+                self.detector.event(event);
+            }
+            Seen::Frame {
+                frame,
+                passed_through,
+            } => {
+                if passed_through {
+                    self.diagnosis = None;
+                }
+                self.detector.frame(frame);
+            }
+            Seen::FirstTelegram(_) | Seen::FirstFrame(_) => {}
         }
-        self.detector.event(event);
-    }
-
-    fn observe_frame(&mut self, frame: &Frame<'_>, passed_through: bool) {
-        if passed_through {
-            self.diagnosis = None;
-        }
-        self.detector.frame(frame);
+        None
     }
 
     fn settle(&mut self, now: Instant) -> Option<Parity> {

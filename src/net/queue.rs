@@ -1,5 +1,6 @@
-//! A client's queue of whole telegrams, bounded in bytes, kept apart from
-//! the socket so that its rules can be tested against any writer.
+//! A connection's queue of whole pieces (telegrams, answers, events),
+//! bounded in bytes, kept apart from the socket so that its rules can be
+//! tested against any writer.
 
 use std::collections::VecDeque;
 use std::io::{self, Write};
@@ -8,8 +9,8 @@ use std::time::Instant;
 
 use super::STALL_LIMIT;
 
-/// A client's queue of whole telegrams, bounded in bytes.
-pub struct Backlog {
+/// A connection's queue of whole pieces, bounded in bytes.
+pub struct Queue {
     /// Telegrams not yet fully written; the front one may be partly written.
     queue: VecDeque<Rc<[u8]>>,
     /// Bytes of the front telegram already written.
@@ -24,9 +25,9 @@ pub struct Backlog {
     pub completed: u64,
 }
 
-impl Backlog {
-    pub fn new(now: Instant) -> Backlog {
-        Backlog {
+impl Queue {
+    pub fn new(now: Instant) -> Queue {
+        Queue {
             queue: VecDeque::new(),
             offset: 0,
             queued: 0,
@@ -129,14 +130,14 @@ mod tests {
         vec![tag; len].into()
     }
 
-    fn contents(b: &Backlog) -> Vec<(u8, usize)> {
+    fn contents(b: &Queue) -> Vec<(u8, usize)> {
         b.queue.iter().map(|t| (t[0], t.len())).collect()
     }
 
     #[test]
     fn one_write_per_telegram() {
         let now = Instant::now();
-        let mut b = Backlog::new(now);
+        let mut b = Queue::new(now);
         let mut sock = FakeSocket {
             room: 10_000,
             writes: vec![],
@@ -156,7 +157,7 @@ mod tests {
     #[test]
     fn bound_drops_oldest_keeps_newest() {
         let now = Instant::now();
-        let mut b = Backlog::new(now);
+        let mut b = Queue::new(now);
         let mut dropped = 0;
         for (tag, len) in [(b'a', 100), (b'b', 200), (b'c', 300), (b'd', 400)] {
             dropped += b.push(telegram(tag, len), 700, now);
@@ -168,7 +169,7 @@ mod tests {
     #[test]
     fn bound_spares_partly_written_front() {
         let now = Instant::now();
-        let mut b = Backlog::new(now);
+        let mut b = Queue::new(now);
         let mut sock = FakeSocket {
             room: 10,
             writes: vec![],
@@ -191,7 +192,7 @@ mod tests {
     #[test]
     fn stall_clock_runs_only_while_data_waits() {
         let start = Instant::now();
-        let mut b = Backlog::new(start);
+        let mut b = Queue::new(start);
         let later = start + STALL_LIMIT * 2;
         assert!(!b.stalled(later), "an idle client is never stalled");
         b.push(telegram(b'a', 10), 700, later);
