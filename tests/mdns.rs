@@ -219,6 +219,40 @@ fn port_80_taken(_: &Python) {
     );
 }
 
+/// A responder that does not share port 5353 (no SO_REUSEADDR): p1mux
+/// says so and what to do, and does not start.
+fn port_5353_held(_: &Python) {
+    let lan = Lan::new().unwrap();
+    // One dual-stack socket holds 5353 for IPv4 and IPv6 alike.
+    let hold = "import socket, time\n\
+                s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)\n\
+                s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)\n\
+                s.bind(('::', 5353))\n\
+                print('holding', flush=True)\n\
+                time.sleep(60)";
+    let holder = lan.spawn_a("python3", &["-c", hold]);
+    holder.wait_for("holding");
+    let bin = p1mux_bin().to_str().unwrap();
+    let args = [
+        "serve",
+        "--device",
+        "/dev/null",
+        "--listen",
+        "127.0.0.1:0",
+        "--http",
+        "80",
+        "--mdns",
+    ];
+    let mut p1mux = lan.spawn_a(bin, &args);
+    let exit = p1mux.wait_exit(PATIENCE).expect("p1mux gives up");
+    let log = p1mux.log_text();
+    assert!(!exit.success(), "{log}");
+    assert!(
+        log.contains("cannot bind UDP port 5353") && log.contains("leave --mdns out"),
+        "{log}"
+    );
+}
+
 fn main() -> ExitCode {
     // Each test has a network of its own: parallel ones do not meet.
     run(vec![
@@ -234,5 +268,6 @@ fn main() -> ExitCode {
             beside_avahi,
         ),
         needs(&ZEROCONF, "port_80_taken_is_said_plainly", port_80_taken),
+        needs(&ZEROCONF, "port_5353_held_is_said_plainly", port_5353_held),
     ])
 }

@@ -20,9 +20,12 @@
 //! Probing for name conflicts (RFC 6762, 8.1) is left out: the names
 //! carry the meter's serial, unique unless the same meter is read twice.
 
+mod error;
 pub mod interfaces;
 pub mod sockets;
 pub mod zone;
+
+pub use error::MdnsError;
 
 use std::time::{Duration, Instant};
 
@@ -62,7 +65,8 @@ pub fn build(
         return Ok(None);
     };
     let source = crate::homewizard::identity::source_name(&config.source);
-    let responder = Mdns::open(&source, mdns.port, cx.registry, first_token, cx.now)?;
+    let responder = Mdns::open(&source, mdns.port, cx.registry, first_token, cx.now)
+        .map_err(|e| StartError(e.to_string()))?;
     Ok(Some(Box::new(responder)))
 }
 
@@ -101,23 +105,25 @@ impl Mdns {
         registry: &Registry,
         first_token: usize,
         now: Instant,
-    ) -> Result<Mdns, String> {
+    ) -> Result<Mdns, MdnsError> {
         let mut sockets = Vec::new();
+        let mut failed = Vec::new();
         for family in [Family::V4, Family::V6] {
             match McastSocket::open(family) {
                 Ok(s) => sockets.push(s),
-                Err(e) => warn!("mDNS over {family:?}: cannot bind port {PORT}: {e}"),
+                Err(e) => {
+                    warn!("mDNS over {family:?}: cannot bind port {PORT}: {e}");
+                    failed.push(e);
+                }
             }
         }
         if sockets.is_empty() {
-            return Err(format!(
-                "--mdns: cannot bind UDP port {PORT} (another responder without SO_REUSEPORT?)"
-            ));
+            return Err(MdnsError::Bind(failed));
         }
         for (i, s) in sockets.iter_mut().enumerate() {
             registry
                 .register(&mut s.socket, Token(first_token + i), Interest::READABLE)
-                .map_err(|e| format!("--mdns: watching its socket: {e}"))?;
+                .map_err(MdnsError::Watch)?;
         }
         let watch = match Watch::open() {
             Ok(w) => match w.register(registry, Token(first_token + sockets.len())) {
