@@ -180,7 +180,12 @@ fn discovery(tools: &Tools) {
     let config = ha.next(&topic);
     assert!(config.retain, "discovery must be retained");
     checks::discovery_is_well_formed(&config.json(), DSMR50_ID, &state, "/ISK5\\2M550T-1012");
-    assert_eq!(config.json()["device"]["manufacturer"], "ISK");
+    // Issue 18: the maker by name, p1mux's version, the tariff by name.
+    let json = config.json();
+    assert_eq!(json["device"]["manufacturer"], "Iskra");
+    let sw = format!("p1mux {}", env!("CARGO_PKG_VERSION"));
+    assert_eq!(json["device"]["sw_version"], sw.as_str());
+    assert_eq!(json["components"]["tariff"]["options"][1], "normal");
     // Home Assistant restarts: its birth message brings the config again.
     broker::publish(tools, broker.port, "homeassistant/status", "online");
     let again = ha.next(&topic);

@@ -101,7 +101,11 @@ impl Splitter {
     }
 
     /// Feeds `input`, calling `sink` for each piece, in stream order.
-    pub fn push(&mut self, mut input: &[u8], mut sink: impl FnMut(Piece<'_>)) {
+    pub fn push(&mut self, input: &[u8], mut sink: impl FnMut(Piece<'_>)) {
+        self.feed(input, &mut sink);
+    }
+
+    fn feed(&mut self, mut input: &[u8], sink: &mut dyn FnMut(Piece<'_>)) {
         loop {
             if self.buf.is_empty() {
                 let Some(at) = memchr(START, input) else {
@@ -133,10 +137,10 @@ impl Splitter {
                         self.buf.push(next);
                         input = rest;
                     }
-                    Header::NotAFrame => self.release(&mut sink),
+                    Header::NotAFrame => self.release(sink),
                     Header::Bad(reason) => {
                         sink(Piece::Rejected(reason));
-                        self.release(&mut sink);
+                        self.release(sink);
                     }
                     Header::Frame { len, security_at } => {
                         self.frame = Some((len, security_at));
@@ -149,8 +153,16 @@ impl Splitter {
             input = &input[take..];
             if let Some(at) = self.next_start() {
                 sink(Piece::Rejected(Reject::Truncated));
-                // The new frame's bytes so far become the candidate.
+                // The new frame's bytes so far are fed again, as if they
+                // came now: after a burst (an ESP dongle or ser2net gives
+                // many frames in one read) they may hold more than one
+                // frame, and more than its length (issue 18). Fed one by
+                // one, they would have been just its first 10 bytes. Each
+                // nested feed holds fewer bytes than the one it came from
+                // (at most MAX_FRAME), so the nesting is bounded.
+                let held = self.buf.split_off(at);
                 self.drop_front(at);
+                self.feed(&held, sink);
                 continue;
             }
             if self.buf.len() < len {
@@ -180,7 +192,7 @@ impl Splitter {
     /// The candidate is not a frame: its 0xDB, and everything up to the
     /// next 0xDB in what was held, goes to the text side (less what was
     /// part of the last frame); that 0xDB, if any, is the next candidate.
-    fn release(&mut self, sink: &mut impl FnMut(Piece<'_>)) {
+    fn release(&mut self, sink: &mut dyn FnMut(Piece<'_>)) {
         let end = memchr(START, &self.buf[1..]).map_or(self.buf.len(), |at| at + 1);
         let from = self.overlap.min(end);
         if from < end {

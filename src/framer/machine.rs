@@ -57,12 +57,18 @@ impl Framer {
                     }
                 };
             }
-            // Every meter ends the '!' line with CRLF; a bare LF here is a
-            // corrupted byte, not a line end.
+            // Every meter ends the '!' line with CRLF. A bare LF after a
+            // CRC ends it too, and the CRC decides: a source that turned
+            // CRLF into LF (see `finish`). Without a CRC it is a corrupted
+            // byte, not a line end.
             State::Trailer { bang, digits } => match byte {
                 b'\r' => {
                     self.buf.push(byte);
                     self.state = State::TrailerCr { bang, digits };
+                }
+                b'\n' if digits > 0 => {
+                    self.buf.push(byte);
+                    self.finish(bang, digits, sink);
                 }
                 _ if byte.is_ascii_hexdigit() && digits < 4 => {
                     self.buf.push(byte);
@@ -95,11 +101,18 @@ impl Framer {
 
     /// The '!' line is complete: the frame, or the telegram found at the
     /// end of it, passes or is rejected. `bang` indexes the buffer.
+    ///
+    /// A frame with bare LFs that fails its CRC is tried again with a CR
+    /// restored before each of them (issue 18): software between a
+    /// `tcp://` source and the meter turned CRLF into LF. If the CRC then
+    /// passes, the restored telegram goes out, byte-identical to what the
+    /// meter sent. One whose CRC passes over its bare LFs is valid as it is.
     fn finish(&mut self, bang: usize, digits: u8, sink: &mut impl FnMut(Event<'_>)) {
         self.state = State::Idle;
         let frame = &self.buf[self.start..];
         let bang = bang - self.start;
         let digits = usize::from(digits);
+        let mut restored = false;
         let at = if digits == 0 {
             if self.crc_seen {
                 sink(Event::Rejected {
@@ -116,12 +129,20 @@ impl Framer {
             let sent = std::str::from_utf8(hex)
                 .ok()
                 .and_then(|s| u16::from_str_radix(s, 16).ok());
-            let whole = CRC16.checksum(&frame[..=bang]);
-            let found = match sent {
-                Some(sent) if sent == whole => Some(0),
-                Some(sent) => resync::crc_suffix(&frame[..=bang], whole ^ sent),
-                None => None,
+            let passes = |frame: &[u8], bang: usize| {
+                let whole = CRC16.checksum(&frame[..=bang]);
+                match sent {
+                    Some(sent) if sent == whole => Some(0),
+                    Some(sent) => resync::crc_suffix(&frame[..=bang], whole ^ sent),
+                    None => None,
+                }
             };
+            let mut found = passes(frame, bang);
+            if found.is_none() && restore_crs(frame, &mut self.restored) {
+                let bang = self.restored.len() - 3 - digits;
+                found = passes(&self.restored, bang);
+                restored = found.is_some();
+            }
             let Some(at) = found else {
                 sink(Event::Rejected {
                     reason: Reject::Crc,
@@ -138,10 +159,34 @@ impl Framer {
                 frame: None,
             });
         }
+        let bytes = if restored {
+            &self.restored[at..]
+        } else {
+            &self.buf[self.start + at..]
+        };
         sink(Event::Telegram(Telegram {
-            bytes: &self.buf[self.start + at..],
+            bytes,
             crc: digits > 0,
             parity_in_bit7: self.bit7_parity,
+            cr_restored: restored,
         }));
     }
+}
+
+/// `frame` with a CR before every LF that has none, into `out`; false
+/// (and `out` untouched) when every LF already has its CR.
+fn restore_crs(frame: &[u8], out: &mut Vec<u8>) -> bool {
+    let bare = |at: usize| frame[at] == b'\n' && (at == 0 || frame[at - 1] != b'\r');
+    if !memchr::memchr_iter(b'\n', frame).any(bare) {
+        return false;
+    }
+    out.clear();
+    let mut from = 0;
+    for at in memchr::memchr_iter(b'\n', frame).filter(|&at| bare(at)) {
+        out.extend_from_slice(&frame[from..at]);
+        out.extend_from_slice(b"\r");
+        from = at;
+    }
+    out.extend_from_slice(&frame[from..]);
+    true
 }

@@ -138,7 +138,8 @@ impl Reject {
 #[derive(Debug)]
 pub struct Telegram<'a> {
     /// The telegram as the meter meant it: '/' through the '!' line's LF.
-    /// Byte-identical to the wire, except that parity bits are stripped.
+    /// Byte-identical to the wire, except that parity bits are stripped
+    /// and, when `cr_restored`, the CRs put back.
     pub bytes: &'a [u8],
     /// A CRC was present and matched (DSMR 4/5); without one (DSMR 2.2/3.0)
     /// only the byte checks vouch for it.
@@ -146,6 +147,9 @@ pub struct Telegram<'a> {
     /// The bytes carried 7E1 parity in bit 7: the driver ignored the 7E1
     /// setting, and the parity was checked and stripped here.
     pub parity_in_bit7: bool,
+    /// The CRs were stripped on the way (CRLF turned into LF) and are
+    /// restored here: the CRC passed only with them.
+    pub cr_restored: bool,
 }
 
 /// What the framer makes of the input.
@@ -181,6 +185,8 @@ pub struct Framer {
     /// A telegram with a valid CRC was seen: from now on a telegram
     /// without one is damage, not DSMR 2.2.
     crc_seen: bool,
+    /// The frame with its CRs restored, when it needed them.
+    restored: Vec<u8>,
 }
 
 impl Framer {
@@ -193,6 +199,7 @@ impl Framer {
             bit7_parity: false,
             noise: 0,
             crc_seen: false,
+            restored: Vec::new(),
         }
     }
 

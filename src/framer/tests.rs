@@ -223,3 +223,67 @@ fn a_frame_that_keeps_dropping_its_head_holds_at_most_two_frames() {
     // Every byte past the first frame's worth dropped one '/'.
     assert_eq!(truncated, 64 * MAX_FRAME / 2 - MAX_FRAME);
 }
+
+/// A telegram as a meter sends it (CRLF), and the same with every CR
+/// stripped, as software in front of a `tcp://` source may deliver it.
+fn meter_and_stripped() -> (Vec<u8>, Vec<u8>) {
+    let body = "/ISK5\\2M550T-1012\r\n\r\n1-0:1.8.1(002130.115*kWh)\r\n0-0:96.13.0()\r\n!";
+    let sent = format!("{body}{:04X}\r\n", crc16(body.as_bytes())).into_bytes();
+    let stripped = String::from_utf8(sent.clone())
+        .unwrap()
+        .replace("\r\n", "\n");
+    (sent, stripped.into_bytes())
+}
+
+/// Telegrams (bytes, CRs restored) and rejects, `input` fed in pieces.
+fn run_restoring(input: &[u8], piece: usize) -> (Vec<(Vec<u8>, bool)>, Vec<Reject>) {
+    let mut framer = Framer::new(Parity::None);
+    let (mut good, mut bad) = (Vec::new(), Vec::new());
+    for chunk in input.chunks(piece) {
+        framer.push(chunk, |event| match event {
+            Event::Telegram(t) => good.push((t.bytes.to_vec(), t.cr_restored)),
+            Event::Rejected { reason, .. } => bad.push(reason),
+        });
+    }
+    (good, bad)
+}
+
+#[test]
+fn stripped_crs_are_restored_when_the_crc_passes_only_with_them() {
+    let (sent, stripped) = meter_and_stripped();
+    let input = [&stripped[..], &sent, &stripped].concat();
+    for piece in [1, 5, 64, input.len()] {
+        let (good, bad) = run_restoring(&input, piece);
+        let want = vec![
+            (sent.clone(), true),
+            (sent.clone(), false),
+            (sent.clone(), true),
+        ];
+        assert_eq!(good, want, "pieces of {piece}");
+        assert!(bad.is_empty(), "{bad:?}");
+    }
+    // Behind a cut-off head, too.
+    let glued = [&stripped[..40], &stripped].concat();
+    assert_eq!(
+        run_restoring(&glued, 7),
+        (vec![(sent.clone(), true)], vec![Reject::Truncated])
+    );
+}
+
+#[test]
+fn a_crc_over_the_bare_lfs_is_valid_as_it_is() {
+    let body = "/ISK5\\2M550T-1012\n\n1-0:1.8.1(002130.115*kWh)\n!";
+    let lf_only = format!("{body}{:04X}\n", crc16(body.as_bytes())).into_bytes();
+    assert_eq!(run_restoring(&lf_only, 3), (vec![(lf_only, false)], vec![]));
+}
+
+#[test]
+fn stripped_and_damaged_is_still_a_crc_reject() {
+    let (_, mut stripped) = meter_and_stripped();
+    stripped[30] ^= 0x01;
+    assert_eq!(run_restoring(&stripped, 9), (vec![], vec![Reject::Crc]));
+    // Without a CRC nothing can tell a lost CR from damage.
+    let (good, bad) = run(Parity::None, b"/X\n\n1-0:1.8.1(1)\n!\n");
+    assert!(good.is_empty());
+    assert_eq!(bad, vec![Reject::Trailer]);
+}

@@ -14,6 +14,9 @@ pub struct Stats {
     pub bytes_in: u64,
     /// Valid telegrams seen: text ones, and decrypted ones (with a key).
     pub telegrams: u64,
+    /// Of those, telegrams whose CRs were stripped on the way (CRLF
+    /// turned into LF) and restored by the framer.
+    pub cr_restored: u64,
     /// Rejects, indexed by [`Reject::index`]; a decrypted telegram whose
     /// CRC fails counts here too, as "crc".
     pub rejects: [u64; Reject::ALL.len()],
@@ -31,6 +34,7 @@ impl Stats {
             started: now,
             bytes_in: 0,
             telegrams: 0,
+            cr_restored: 0,
             rejects: [0; Reject::ALL.len()],
             frames: 0,
             encrypted_rejects: [0; encrypted::Reject::ALL.len()],
@@ -59,10 +63,13 @@ impl Stats {
     /// (each says its own part: clients, queues, bytes out). Encrypted
     /// frames are mentioned once there were any.
     pub fn line(&self, outputs: &str, now: Instant) -> String {
-        let frames = match self.frames {
+        let mut frames = match self.frames {
             0 => String::new(),
             n => format!(", encrypted frames {n}"),
         };
+        if self.cr_restored > 0 {
+            frames = format!(" ({} with CRs restored){frames}", self.cr_restored);
+        }
         format!(
             "stats: uptime {}, telegrams {} valid{frames}, rejects: {}, bytes in {}, {outputs}",
             human_duration(now.duration_since(self.started)),

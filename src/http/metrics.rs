@@ -57,6 +57,12 @@ fn gateway(m: &mut Metrics, s: &Status, http: &OutputStatus, now: Instant) {
         help,
         s.stats.telegrams as f64,
     );
+    m.single(
+        "p1mux_telegrams_cr_restored_total",
+        "counter",
+        "Valid telegrams whose stripped CRs (CRLF turned into LF) were restored.",
+        s.stats.cr_restored as f64,
+    );
     m.family(
         "p1mux_rejects_total",
         "counter",

@@ -60,6 +60,8 @@ pub fn render(s: &Status, http: &OutputStatus, now: Instant) -> String {
         w.key("last_telegram_age_s").number(tenths);
     }
     w.key("telegrams").number(s.stats.telegrams as f64);
+    w.key("telegrams_cr_restored")
+        .number(s.stats.cr_restored as f64);
     w.key("bytes_in").number(s.stats.bytes_in as f64);
     w.key("rejects").begin_object();
     for reason in Reject::ALL {

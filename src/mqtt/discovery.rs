@@ -7,6 +7,12 @@
 //! that sends its M-Bus reading now and then) does not remove its sensor
 //! and history; a value seen for the first time adds one, and the config
 //! is sent again.
+//!
+//! The device is shown as people know it: the manufacturer by name
+//! ("Iskra", not "ISK"), p1mux's version as its software, the tariff as
+//! "low" or "normal" as Home Assistant's own DSMR integration shows it
+//! (in Belgium tariff 1 is the normal one), and an empty text message as
+//! no value rather than an empty string.
 
 use crate::json::Writer;
 use crate::telegram::catalog::{DeviceClass, StateClass, home_assistant_unit};
@@ -14,6 +20,23 @@ use crate::telegram::{Data, Reading, Value};
 
 /// Home Assistant keeps at most this much of a text state.
 const MAX_STATE: usize = 255;
+
+/// The tariff's states, as Home Assistant's DSMR integration names them.
+const TARIFFS: [&str; 2] = ["low", "normal"];
+
+/// How a sensor's state is read from the state JSON.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Shown {
+    Number,
+    /// Cut to what Home Assistant keeps; empty is no value.
+    Text,
+    /// The tariff number as a name: 1 is low and 2 normal, but in Belgium
+    /// the opposite (what Home Assistant's DSMR integration does for
+    /// "5B" meters).
+    Tariff {
+        belgian: bool,
+    },
+}
 
 /// How one sensor is presented.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -24,18 +47,19 @@ struct Component {
     device_class: Option<DeviceClass>,
     state_class: Option<StateClass>,
     diagnostic: bool,
-    /// Text rather than a number.
-    text: bool,
+    shown: Shown,
 }
 
 impl Component {
     /// None for what Home Assistant cannot show as one state (event logs).
-    fn of(value: &Value) -> Option<Component> {
-        let text = match value.data {
-            Data::Number(_) => false,
-            Data::Text(_) => true,
+    fn of(value: &Value, belgian: bool) -> Option<Component> {
+        let shown = match value.data {
+            Data::Number(_) if value.key == "tariff" => Shown::Tariff { belgian },
+            Data::Number(_) => Shown::Number,
+            Data::Text(_) => Shown::Text,
             Data::Events(_) => return None,
         };
+        let text = shown != Shown::Number;
         let spec = value.spec;
         let unit = value
             .unit
@@ -51,8 +75,26 @@ impl Component {
             unit,
             state_class: spec.state_class.filter(|_| !text),
             diagnostic: spec.diagnostic,
-            text,
+            shown,
         })
+    }
+
+    /// The Jinja template that takes this sensor's state from the state
+    /// JSON. `values` is also a dict method in Jinja: index, never
+    /// `.values`. "None" is Home Assistant's word for no value.
+    fn template(&self) -> String {
+        let value = format!("value_json['values']['{}']['value']", self.key);
+        match self.shown {
+            Shown::Number => format!("{{{{ {value} }}}}"),
+            Shown::Text => format!("{{{{ {value}[:{MAX_STATE}] or None }}}}"),
+            Shown::Tariff { belgian } => {
+                let [low, normal] = if belgian { [2, 1] } else { [1, 2] };
+                format!(
+                    "{{{{ {{{low}: '{}', {normal}: '{}'}}.get({value}) }}}}",
+                    TARIFFS[0], TARIFFS[1]
+                )
+            }
+        }
     }
 }
 
@@ -72,7 +114,9 @@ impl Discovery {
     /// Takes in a reading; true when the config changed and must be sent.
     pub fn learn(&mut self, reading: &Reading) -> bool {
         let mut changed = false;
-        for component in reading.values.iter().filter_map(Component::of) {
+        let belgian = reading.meter.is_belgian();
+        let components = reading.values.iter();
+        for component in components.filter_map(|v| Component::of(v, belgian)) {
             match self.components.iter_mut().find(|c| c.key == component.key) {
                 Some(known) if *known == component => {}
                 Some(known) => {
@@ -90,7 +134,7 @@ impl Discovery {
             changed = true;
         }
         let model = reading.meter.header.trim_start_matches('/').to_string();
-        let manufacturer = reading.meter.manufacturer.clone();
+        let manufacturer = reading.meter.manufacturer_name().map(str::to_string);
         let serial = reading.equipment_id().map(str::to_string);
         let version = reading.version();
         if (&model, &manufacturer, &serial, &version)
@@ -144,6 +188,8 @@ impl Discovery {
         if let Some(v) = &self.version {
             w.key("hw_version").string(v);
         }
+        w.key("sw_version")
+            .string(concat!("p1mux ", env!("CARGO_PKG_VERSION")));
         w.end_object();
         w.key("origin").begin_object();
         w.key("name").string("p1mux");
@@ -158,21 +204,20 @@ impl Discovery {
             w.key("platform").string("sensor");
             w.key("name").string(&c.name);
             w.key("unique_id").string(&format!("{device_id}_{}", c.key));
-            // `values` is also a dict method in Jinja: index, never `.values`.
-            let template = if c.text {
-                format!(
-                    "{{{{ value_json['values']['{}']['value'][:{MAX_STATE}] }}}}",
-                    c.key
-                )
-            } else {
-                format!("{{{{ value_json['values']['{}']['value'] }}}}", c.key)
-            };
-            w.key("value_template").string(&template);
+            w.key("value_template").string(&c.template());
             if let Some(u) = &c.unit {
                 w.key("unit_of_measurement").string(u);
             }
             if let Some(d) = c.device_class {
                 w.key("device_class").string(d.as_str());
+            }
+            if let Shown::Tariff { .. } = c.shown {
+                w.key("device_class").string("enum");
+                w.key("options").begin_array();
+                for t in TARIFFS {
+                    w.string(t);
+                }
+                w.end_array();
             }
             if let Some(s) = c.state_class {
                 w.key("state_class").string(s.as_str());
@@ -204,6 +249,52 @@ mod tests {
 
     const DSMR50: &[u8] = include_bytes!("../../tests/data/dsmr50_iskra_am550_2mbus.txt");
     const DSMR22: &[u8] = include_bytes!("../../tests/data/dsmr22_iskra_mt382-1003.txt");
+    const BELGIUM: &[u8] =
+        include_bytes!("../../tests/data/belgium_fluvius_emucs171_gas_water.txt");
+    const KAIFA: &[u8] = include_bytes!("../../tests/data/dsmr42_kaifa_ma105.txt");
+
+    fn payload_of(telegram: &[u8]) -> String {
+        let mut d = Discovery::default();
+        d.learn(&Reading::parse(telegram));
+        d.payload("x", "s", "a", 0)
+    }
+
+    /// Issue 18: the device as people know it.
+    #[test]
+    fn the_device_names_its_maker_and_p1mux() {
+        let json = payload_of(DSMR50);
+        let device = r#""device":{"identifiers":["p1mux_x"],"name":"Smart meter x","manufacturer":"Iskra","model":"ISK5\\2M550T-1012","serial_number":"E0044007382246019","hw_version":"DSMR 5.0","sw_version":"p1mux "#;
+        assert!(json.contains(device), "{json}");
+        let version = concat!(r#""sw_version":"p1mux "#, env!("CARGO_PKG_VERSION"), "\"");
+        assert!(json.contains(version), "{json}");
+        assert!(payload_of(KAIFA).contains(r#""manufacturer":"Kaifa""#));
+        // Letters that are no known maker's stay as they are.
+        assert!(payload_of(BELGIUM).contains(r#""manufacturer":"FLU""#));
+    }
+
+    /// Issue 18: "low" or "normal", as Home Assistant's DSMR integration
+    /// shows the tariff; in Belgium 1 is the normal tariff.
+    #[test]
+    fn the_tariff_is_named_the_belgian_way_in_belgium() {
+        let tariff = |telegram: &[u8]| {
+            let json: serde_json::Value = serde_json::from_str(&payload_of(telegram)).unwrap();
+            json["components"]["tariff"].clone()
+        };
+        let dutch = tariff(DSMR50);
+        assert_eq!(
+            dutch["value_template"],
+            "{{ {1: 'low', 2: 'normal'}.get(value_json['values']['tariff']['value']) }}"
+        );
+        assert_eq!(dutch["device_class"], "enum");
+        assert_eq!(dutch["options"], serde_json::json!(["low", "normal"]));
+        assert!(dutch["unit_of_measurement"].is_null() && dutch["state_class"].is_null());
+        let belgian = tariff(BELGIUM);
+        assert_eq!(
+            belgian["value_template"],
+            "{{ {2: 'low', 1: 'normal'}.get(value_json['values']['tariff']['value']) }}"
+        );
+        assert_eq!(belgian["options"], dutch["options"]);
+    }
 
     #[test]
     fn one_sensor_per_value_with_home_assistant_classes() {
@@ -252,7 +343,7 @@ mod tests {
         d.learn(&Reading::parse(DSMR22));
         let json = d.payload("x", "s", "a", 1);
         assert!(!json.contains("timestamp"));
-        assert!(json.contains(r#""text_message":{"platform":"sensor","name":"Text message","unique_id":"p1mux_x_text_message","value_template":"{{ value_json['values']['text_message']['value'][:255] }}","entity_category":"diagnostic"}"#), "{json}");
+        assert!(json.contains(r#""text_message":{"platform":"sensor","name":"Text message","unique_id":"p1mux_x_text_message","value_template":"{{ value_json['values']['text_message']['value'][:255] or None }}","entity_category":"diagnostic"}"#), "{json}");
         assert!(json.contains(r#""qos":1"#));
     }
 }

@@ -229,6 +229,7 @@ impl Ledger {
                     }
                 }
                 self.stats.telegrams += 1;
+                self.stats.cr_restored += u64::from(telegram.cr_restored);
                 self.valid_input(now);
                 if self.forward != Forward::Raw {
                     let out = Telegram::new(Rc::from(telegram.bytes), now);

@@ -31,7 +31,46 @@ pub struct EquipmentId {
     pub decoded: Option<String>,
 }
 
+/// Manufacturers by the three-letter id in the header (the FLAG id of
+/// IEC 62056-21), for people: "ISK" is Iskra to everyone who owns one.
+/// Matched without case: Iskra's DSMR 2.2/3.0 meters send "ISk".
+const MANUFACTURERS: [(&str, &str); 14] = [
+    ("ADN", "Aidon"),
+    ("EMH", "EMH metering"),
+    ("ELL", "Landis+Gyr"),
+    ("ELS", "Elster"),
+    ("HLY", "Holley"),
+    ("ISK", "Iskra"),
+    ("KAM", "Kamstrup"),
+    ("KFM", "Kaifa"),
+    ("KMP", "Kamstrup"),
+    ("LGF", "Landis+Gyr"),
+    ("LGZ", "Landis+Gyr"),
+    ("SAG", "Sagemcom"),
+    // The Landis+Gyr E350 introduces itself as "XMX5LG...".
+    ("XMX", "Landis+Gyr"),
+    ("ZIV", "ZIV"),
+];
+
 impl Meter {
+    /// The manufacturer's name ("Iskra" for "ISK"), or the three letters
+    /// themselves when they are not a known manufacturer's.
+    pub fn manufacturer_name(&self) -> Option<&str> {
+        let flag = self.manufacturer.as_deref()?;
+        Some(
+            MANUFACTURERS
+                .iter()
+                .find(|(id, _)| id.eq_ignore_ascii_case(flag))
+                .map_or(flag, |(_, name)| name),
+        )
+    }
+
+    /// A Belgian meter (e-MUCS): its tariff 1 is the normal one and 2 the
+    /// low one, the opposite of the Netherlands.
+    pub fn is_belgian(&self) -> bool {
+        self.belgian_version.is_some()
+    }
+
     /// The declared version in words: `DSMR 5.0`, `DSMR 5.0.2, e-MUCS 1.7`.
     pub fn version_text(&self) -> Option<String> {
         let dsmr = self.version.as_deref().map(|v| match v.as_bytes() {
@@ -123,6 +162,22 @@ mod tests {
             Some("DSMR 5.0 (DSMR 5.0.2, e-MUCS 1.7)")
         );
         assert_eq!(meter("garbage".into()).manufacturer, None);
+    }
+
+    #[test]
+    fn manufacturers_by_name_or_their_letters() {
+        for (header, name) in [
+            ("/ISK5\\2M550T-1012", Some("Iskra")),
+            ("/ISk5\\2MT382-1003", Some("Iskra")),
+            ("/KFM5KAIFA-METER", Some("Kaifa")),
+            ("/XMX5LGBBFG1009325446", Some("Landis+Gyr")),
+            ("/ADN9 6534", Some("Aidon")),
+            ("/Ene5\\SAGEMCOM CX2000-", Some("Ene")),
+            ("/FLU5\\253769484_A", Some("FLU")),
+            ("/12", None),
+        ] {
+            assert_eq!(meter(header.into()).manufacturer_name(), name, "{header}");
+        }
         assert_eq!(meter("/12".into()).ident, "");
     }
 }

@@ -303,6 +303,48 @@ fn every_telegram_behind_a_cut_head_reaches_domoticz() {
     assert_all_delivered(vec![thread::spawn(move || valid)], &good);
 }
 
+/// Issue 18: a `tcp://` source behind software that turns CRLF into LF.
+/// Domoticz alone keeps such telegrams (it checks no CRC before it saw a
+/// CR); p1mux kept none of them. It now puts the CRs back where the CRC
+/// says they were, so Domoticz gets what the meter sent, CRC checked.
+#[test]
+fn telegrams_whose_crs_were_stripped_reach_domoticz_as_the_meter_sent_them() {
+    let good: Vec<Vec<u8>> = meter_telegrams().into_iter().take(10).collect();
+    let stripped: Vec<Vec<u8>> = good
+        .iter()
+        .map(|t| {
+            String::from_utf8(t.clone())
+                .unwrap()
+                .replace("\r\n", "\n")
+                .into_bytes()
+        })
+        .collect();
+    let mut alone = DomoticzP1::default();
+    for t in &stripped {
+        alone.parse(t);
+    }
+    let dongle = TcpListener::bind("127.0.0.1:0").unwrap();
+    let device = format!("tcp://{}", dongle.local_addr().unwrap());
+    let p1mux = P1mux::serve(&["--device", &device, "--no-replay"]);
+    let port = p1mux.port();
+    let mut source = net::accept_within(&dongle);
+    p1mux.wait_for(&format!("connected to {device}"));
+    let reader = domoticz_until(&p1mux, port, &good, got_the_last);
+    send_paced_to(&mut source, &stripped);
+    let through = reader.join().unwrap();
+    let (kept_through, kept_alone) = (kept(&through, &good), alone.accepted.len());
+    eprintln!(
+        "CRs stripped, 10 telegrams: Domoticz keeps {kept_through} through p1mux, \
+         {kept_alone} from the stripped bytes (unchecked)"
+    );
+    assert_eq!(kept_alone, 10);
+    assert!(through.cr_found, "Domoticz saw CRs, so it checked the CRCs");
+    assert_all_delivered(vec![thread::spawn(move || through)], &good);
+    // Counted: the stats line says how many.
+    p1mux.signal(libc::SIGUSR1);
+    p1mux.wait_for("telegrams 10 valid (10 with CRs restored)");
+}
+
 // An encrypted meter (Luxembourg, Austria), decrypted by p1mux: Domoticz,
 // without the key, reads plain DSMR. Self-contained from here on.
 

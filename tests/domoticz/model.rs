@@ -26,7 +26,7 @@ pub(crate) struct DomoticzP1 {
     bang_found: bool,
     line: Vec<u8>,
     /// A CR was seen on this connection: only then is the CRC checked.
-    cr_found: bool,
+    pub(crate) cr_found: bool,
     /// Telegrams accepted, '/' through '!'.
     pub(crate) accepted: Vec<Vec<u8>>,
     /// Telegrams that started but were dismissed (CRC, oversize).

@@ -4,6 +4,7 @@
 //! by Home Assistant's dsmr_parser.
 
 mod consumer;
+mod every_split;
 mod fields;
 // Shared by #[path] with the gateway's tests, which use other parts of it.
 #[allow(dead_code)]

@@ -223,3 +223,42 @@ fn a_frame_of_the_largest_size_passes_and_one_byte_more_does_not() {
     assert_eq!(out.rejects, [Reject::Oversize]);
     assert_eq!(out.frames, [largest]);
 }
+
+/// Issue 18: a truncated frame, or one whose length was damaged into a
+/// longer one, cut short by the next frame of the meter. Over `tcp://` (an
+/// ESP dongle, ser2net) the frames after it arrive in the same read as the
+/// damaged one; they must all come out, as they do fed byte by byte (this
+/// lost 80 of 100 in one read, and panicked in a debug build).
+#[test]
+fn the_frames_after_a_damaged_length_survive_a_burst() {
+    let good: Vec<Vec<u8>> = (1..=100).map(lux_frame).collect();
+    let plains: Vec<Vec<u8>> = (1..=100).map(lux).collect();
+    let mut longer = lux_frame(0);
+    longer[11] ^= 0x08; // 0x82 length, high byte: 2 KiB more than sent
+    let mut cut = lux_frame(0);
+    cut.truncate(200);
+    for (what, bad) in [("damaged length", longer), ("truncated", cut)] {
+        let stream = concat(&[&bad, &good.concat(), b"tail"]);
+        let bytes: Vec<&[u8]> = stream.chunks(1).collect();
+        let reads: Vec<&[u8]> = stream.chunks(1460).collect();
+        for (how, pieces) in [
+            ("one read", vec![&stream[..]]),
+            ("by byte", bytes),
+            ("by 1460", reads),
+        ] {
+            let out = run(&pieces, Some(&mut decryptor()));
+            let what = format!("{what}, {how}");
+            // Counts first: a failing comparison of 100 frames prints 100 KB.
+            let kept = out.frames.iter().filter(|f| good.contains(f)).count();
+            assert_eq!(
+                (out.frames.len(), kept),
+                (good.len(), good.len()),
+                "{what}: frames"
+            );
+            assert!(out.frames == good, "{what}: frames in order");
+            assert!(out.telegrams == plains, "{what}: telegrams");
+            assert_eq!(out.rejects, [Reject::Truncated], "{what}: rejects");
+            assert_eq!(out.text, b"tail", "{what}: text");
+        }
+    }
+}

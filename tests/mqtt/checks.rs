@@ -172,6 +172,13 @@ pub fn discovery_is_well_formed(config: &Value, id: &str, state: &Value, header:
             !value.is_null(),
             "{key}: a sensor for a value the meter does not send"
         );
+        if c["device_class"] == "enum" {
+            // A state from a list (the tariff): no unit, no state class.
+            let options = c["options"].as_array().expect("an enum has options");
+            assert!(!options.is_empty(), "{key}");
+            assert!(c["unit_of_measurement"].is_null() && c["state_class"].is_null());
+            continue;
+        }
         let class = c["device_class"].as_str();
         let total = matches!(class, Some("energy" | "gas" | "water"));
         if let Some(class) = class {

@@ -82,6 +82,7 @@ fn where_the_resync_rules_choose_they_match_the_byte_at_a_time_framer() {
                         bytes: t.clone(),
                         crc: true,
                         parity_in_bit7: false,
+                        cr_restored: false,
                     };
                     assert_eq!(said.last(), Some(&want), "{len} after {cut}");
                 }
@@ -101,6 +102,7 @@ fn where_the_resync_rules_choose_they_match_the_byte_at_a_time_framer() {
             bytes: t,
             crc: true,
             parity_in_bit7: false,
+            cr_restored: false,
         };
         assert_eq!(said.last(), Some(&want), "{len}");
     }
@@ -119,6 +121,55 @@ fn where_the_resync_rules_choose_they_match_the_byte_at_a_time_framer() {
                 .map(|c| (c, false))
                 .collect();
             differential(Parity::None, input, &cuts);
+        }
+    }
+}
+
+/// Issue 18: the capture with its CRs stripped, whole and with the CRs of
+/// every other telegram kept, against the reference: every telegram comes
+/// out restored where it lost its CRs, as the meter sent it.
+#[test]
+fn stripped_crs_are_restored_as_the_byte_at_a_time_framer_restores_them() {
+    let mut stripped = Vec::new();
+    let mut mixed = Vec::new();
+    let mut telegrams = Vec::new();
+    for (i, t) in CAPTURE
+        .split_inclusive(|&b| b == b'\n')
+        .fold(vec![Vec::new()], |mut ts: Vec<Vec<u8>>, line| {
+            ts.last_mut().unwrap().extend_from_slice(line);
+            if line.starts_with(b"!") {
+                ts.push(Vec::new());
+            }
+            ts
+        })
+        .into_iter()
+        .filter(|t| t.starts_with(b"/"))
+        .enumerate()
+    {
+        let lf = String::from_utf8(t.clone()).unwrap().replace("\r\n", "\n");
+        stripped.extend_from_slice(lf.as_bytes());
+        mixed.extend_from_slice(if i % 2 == 0 { lf.as_bytes() } else { &t });
+        telegrams.push(t);
+    }
+    assert_eq!(telegrams.len(), 566);
+    for (input, restored) in [(&stripped, 566), (&mixed, 283)] {
+        for read in [1, 61, 4096] {
+            let cuts: Vec<(usize, bool)> = (read..input.len())
+                .step_by(read)
+                .map(|c| (c, false))
+                .collect();
+            let said = differential(Parity::None, input, &cuts);
+            let want: Vec<Said> = telegrams
+                .iter()
+                .enumerate()
+                .map(|(i, t)| Said::Telegram {
+                    bytes: t.clone(),
+                    crc: true,
+                    parity_in_bit7: false,
+                    cr_restored: restored == 566 || i % 2 == 0,
+                })
+                .collect();
+            assert!(said == want, "reads of {read}: {} said", said.len());
         }
     }
 }

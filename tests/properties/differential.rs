@@ -16,6 +16,7 @@ pub(crate) enum Said {
         bytes: Vec<u8>,
         crc: bool,
         parity_in_bit7: bool,
+        cr_restored: bool,
     },
     Rejected(Reject, Option<Vec<u8>>),
 }
@@ -27,6 +28,7 @@ impl Said {
                 bytes: t.bytes.to_vec(),
                 crc: t.crc,
                 parity_in_bit7: t.parity_in_bit7,
+                cr_restored: t.cr_restored,
             },
             Event::Rejected { reason, frame } => Said::Rejected(reason, frame.map(<[u8]>::to_vec)),
         }
@@ -154,6 +156,38 @@ fn mixed() -> impl Strategy<Value = Vec<u8>> {
             let t = [head, SAMPLES[s]].concat();
             if bit7 { with_parity_bit(&t) } else { t }
         });
+    // CRs stripped (issue 18): all of them, or some; behind a cut head or
+    // with a byte damaged now and then.
+    let stripped = (
+        0..SAMPLES.len(),
+        any::<prop::sample::Index>(),
+        any::<bool>(),
+        prop::option::weighted(0.3, any::<prop::sample::Index>()),
+        prop::option::weighted(0.2, (any::<prop::sample::Index>(), any::<u8>())),
+    )
+        .prop_map(|(s, head, every, cut, hit)| {
+            let mut t = match cut {
+                Some(cut) => {
+                    let h = &SAMPLES[(s + 1) % SAMPLES.len()];
+                    [&h[..cut.index(h.len())], SAMPLES[s]].concat()
+                }
+                None => SAMPLES[s].to_vec(),
+            };
+            // Every CR before an LF, or every one from some point on.
+            let from = if every { 0 } else { head.index(t.len()) };
+            let mut out = t[..from].to_vec();
+            for (i, &b) in t.iter().enumerate().skip(from) {
+                if !(b == b'\r' && t.get(i + 1) == Some(&b'\n')) {
+                    out.push(b);
+                }
+            }
+            t = out;
+            if let Some((at, byte)) = hit {
+                let at = at.index(t.len());
+                t[at] = byte;
+            }
+            t
+        });
     let edge = (MAX_FRAME - 12..MAX_FRAME + 4, any::<bool>(), any::<bool>()).prop_map(
         |(len, crc, bit7)| {
             let t = telegram_of_len(len, crc);
@@ -180,6 +214,8 @@ fn mixed() -> impl Strategy<Value = Vec<u8>> {
         b"\r\n!12345\r\n",
         b"\r\n!ab\r\n",
         b"\r\n!\n",
+        b"\n!1234\n",
+        b"\r\n!ABCD\n",
         b"\r\n!\r\r\n",
         b"\x00",
         b"\xFF",
@@ -201,6 +237,7 @@ fn mixed() -> impl Strategy<Value = Vec<u8>> {
     let piece = prop_oneof![
         3 => telegram,
         2 => behind_head,
+        2 => stripped,
         2 => specials,
         3 => damaged,
         1 => edge,

@@ -11,13 +11,16 @@ use crate::{frame, hostile, noise, valid};
 
 /// Whether a telegram's CRC, computed independently of p1mux (the kit's:
 /// the crc crate directly), matches the one it carries; telegrams without
-/// one pass.
+/// one pass. (Its line ends in CRLF, or, when the CRC was made over
+/// bare LFs, in LF: issue 18.)
 fn crc_holds(t: &[u8]) -> bool {
     let bang = t
         .iter()
         .rposition(|&b| b == b'!')
         .expect("a telegram has a '!' line");
-    let digits = std::str::from_utf8(&t[bang + 1..t.len() - 2]).unwrap();
+    let digits = std::str::from_utf8(&t[bang + 1..])
+        .unwrap()
+        .trim_end_matches(['\r', '\n']);
     digits.is_empty() || u16::from_str_radix(digits, 16) == Ok(crc16(&t[..=bang]))
 }
 

@@ -12,8 +12,14 @@
 //! framer's one-pass search); a frame without CRC (none seen yet) starts
 //! at the last later '/' that begins a DSMR header line; a full frame
 //! drops its head up to its first later '/' instead of being oversize.
-//! What was dropped counts as one `Truncated`. Everything else is as it
-//! was.
+//! What was dropped counts as one `Truncated`.
+//!
+//! And once more for issue 18 (CRs stripped by software between a
+//! `tcp://` source and the meter), only where marked "Issue 18": a bare LF
+//! ends a '!' line that has CRC digits, and a frame whose CRC fails as it
+//! is, with bare LFs in it, is searched again (in the same way) with a CR
+//! put before each bare LF; if that passes, the restored bytes go out.
+//! Everything else is as it was.
 
 use crc::{CRC_16_ARC, Crc};
 use p1mux::framer::{Event, MAX_FRAME, Parity, Reject, Telegram};
@@ -48,6 +54,8 @@ pub struct RefFramer {
     /// A telegram with a valid CRC was seen: from now on a telegram
     /// without one is damage, not DSMR 2.2.
     crc_seen: bool,
+    /// Issue 18: the frame with its CRs restored.
+    restored: Vec<u8>,
 }
 
 impl RefFramer {
@@ -59,6 +67,7 @@ impl RefFramer {
             bit7_parity: false,
             noise: 0,
             crc_seen: false,
+            restored: Vec::new(),
         }
     }
 
@@ -201,6 +210,11 @@ impl RefFramer {
                     self.buf.push(byte);
                     self.state = State::TrailerCr { bang, digits };
                 }
+                // Issue 18: the CRC will decide.
+                b'\n' if digits > 0 => {
+                    self.buf.push(byte);
+                    self.finish(bang, digits, sink);
+                }
                 _ if byte.is_ascii_hexdigit() && digits < 4 => {
                     self.buf.push(byte);
                     self.state = State::Trailer {
@@ -233,6 +247,7 @@ impl RefFramer {
     fn finish(&mut self, bang: usize, digits: u8, sink: &mut impl FnMut(Event<'_>)) {
         self.state = State::Idle;
         let digits = usize::from(digits);
+        let mut restored = false;
         if digits == 0 && self.crc_seen {
             sink(Event::Rejected {
                 reason: Reject::MissingCrc,
@@ -257,9 +272,28 @@ impl RefFramer {
                 .ok()
                 .and_then(|s| u16::from_str_radix(s, 16).ok());
             // Issue 10: the whole frame, else each later '/' in turn.
-            let Some(found) = (0..bang).find(|&j| {
-                (j == 0 || self.buf[j] == b'/') && sent == Some(CRC16.checksum(&self.buf[j..=bang]))
-            }) else {
+            let search = |frame: &[u8], bang: usize| {
+                (0..bang).find(|&j| {
+                    (j == 0 || frame[j] == b'/') && sent == Some(CRC16.checksum(&frame[j..=bang]))
+                })
+            };
+            let mut found = search(&self.buf, bang);
+            // Issue 18: again with a CR before every bare LF.
+            if found.is_none() {
+                self.restored.clear();
+                for (i, &b) in self.buf.iter().enumerate() {
+                    if b == b'\n' && (i == 0 || self.buf[i - 1] != b'\r') {
+                        self.restored.push(b'\r');
+                    }
+                    self.restored.push(b);
+                }
+                if self.restored.len() > self.buf.len() {
+                    let bang = self.restored.iter().rposition(|&b| b == b'!').unwrap();
+                    found = search(&self.restored, bang);
+                    restored = found.is_some();
+                }
+            }
+            let Some(found) = found else {
                 sink(Event::Rejected {
                     reason: Reject::Crc,
                     frame: Some(&self.buf),
@@ -276,9 +310,14 @@ impl RefFramer {
         }
         self.crc_seen |= digits > 0;
         sink(Event::Telegram(Telegram {
-            bytes: &self.buf[at..],
+            bytes: if restored {
+                &self.restored[at..]
+            } else {
+                &self.buf[at..]
+            },
             crc: digits > 0,
             parity_in_bit7: self.bit7_parity,
+            cr_restored: restored,
         }));
     }
 }
