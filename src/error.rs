@@ -73,7 +73,7 @@ pub enum StartError {
     /// The status page's port (`--http`) cannot be listened on.
     StatusPage(ListenError),
     /// The mDNS responder cannot open its sockets (`--mdns`).
-    Mdns(crate::mdns::MdnsError),
+    Mdns(crate::mdns::error::MdnsError),
     /// The poll loop itself failed.
     EventLoop(io::Error),
     /// What an output still reports as text (binding a listener, TLS

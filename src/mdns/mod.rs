@@ -20,7 +20,7 @@
 //! Probing for name conflicts (RFC 6762, 8.1) is left out: the names
 //! carry the meter's serial, unique unless the same meter is read twice.
 
-mod error;
+pub mod error;
 pub mod interfaces;
 pub mod sockets;
 pub mod zone;
