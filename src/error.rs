@@ -72,6 +72,8 @@ pub enum StartError {
     Listen(ListenError),
     /// The status page's port (`--http`) cannot be listened on.
     StatusPage(ListenError),
+    /// The mDNS responder cannot open its sockets (`--mdns`).
+    Mdns(crate::mdns::error::MdnsError),
     /// The poll loop itself failed.
     EventLoop(io::Error),
     /// What an output still reports as text (binding a listener, TLS
@@ -90,6 +92,7 @@ impl fmt::Display for StartError {
             StartError::MqttPassword(e) => e.fmt(f),
             StartError::Listen(e) => e.fmt(f),
             StartError::StatusPage(e) => write!(f, "--http: {e}"),
+            StartError::Mdns(e) => e.fmt(f),
             StartError::EventLoop(e) => write!(f, "event loop failed: {e}"),
             StartError::Other(message) => f.write_str(message),
         }

@@ -28,7 +28,9 @@
 //! - [`output`]: what every output offers the loop; [`outputs`] is the
 //!   list they are built from. [`hub`] is the raw TCP one, [`mqtt`]
 //!   publishes to a broker, [`http`] serves the status page, the JSON API,
-//!   server-sent events and metrics. Looking up the broker's name runs on a
+//!   server-sent events, metrics and HomeWizard's P1 API ([`homewizard`]:
+//!   pure code, a reading in, HomeWizard's JSON out); [`mdns`] announces
+//!   that API on the local network. Looking up the broker's name runs on a
 //!   helper thread too.
 //! - [`net`]: TCP for outputs and sources, as a leaf: [`net::server`] is the
 //!   one TCP server the hub and HTTP plug into as handlers (listeners,
@@ -55,11 +57,13 @@ pub mod error;
 pub mod framer;
 pub mod gateway;
 pub mod health;
+pub mod homewizard;
 pub mod http;
 pub mod hub;
 pub mod json;
 pub mod line;
 pub mod logging;
+pub mod mdns;
 pub mod mqtt;
 pub mod net;
 pub mod outage;

@@ -8,7 +8,7 @@ use crate::config::Config;
 use crate::error::StartError;
 use crate::mqtt::MqttOutput;
 use crate::output::{Context, Output, TOKENS_PER_OUTPUT};
-use crate::{http, hub};
+use crate::{http, hub, mdns};
 
 /// Builds one output from the config, with its tokens from `first_token`;
 /// None when the config does not ask for it.
@@ -16,7 +16,7 @@ pub type Build = fn(&Config, &Context, usize) -> Result<Option<Box<dyn Output>>,
 
 /// Every output. The raw clients come first: their one write per telegram
 /// goes out before any other output parses or formats anything.
-pub const LIST: &[Build] = &[hub::build, mqtt, http::build];
+pub const LIST: &[Build] = &[hub::build, mqtt, http::build, mdns::build];
 
 /// [`MqttOutput`]'s [`Build`] (its folder is being reshaped apart).
 fn mqtt(

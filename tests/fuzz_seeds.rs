@@ -136,8 +136,70 @@ fn seeds() -> Vec<(&'static str, &'static str, Vec<u8>)> {
     ] {
         let seed: &'static str = format!("seed-{}", name.trim_end_matches(".txt")).leak();
         out.push(("telegram", seed, data(name)));
+        out.push(("homewizard", seed, data(name)));
     }
+    out.push(("homewizard", "seed-luxembourg", frames::lux(1)));
+    out.extend(mdns_seeds());
     out
+}
+
+/// Questions a browser asks, and another responder's announcement.
+fn mdns_seeds() -> Vec<(&'static str, &'static str, Vec<u8>)> {
+    use simple_dns::rdata::{PTR, RData};
+    use simple_dns::{CLASS, Name, Packet, QCLASS, QTYPE, Question, ResourceRecord, TYPE};
+    let query = |questions: &[(&'static str, TYPE, bool)], known: Option<&'static str>| {
+        let mut q = Packet::new_query(0x1234);
+        for &(name, qtype, unicast) in questions {
+            q.questions.push(Question::new(
+                Name::new_unchecked(name),
+                QTYPE::TYPE(qtype),
+                QCLASS::CLASS(CLASS::IN),
+                unicast,
+            ));
+        }
+        if let Some(instance) = known {
+            q.answers.push(ResourceRecord::new(
+                Name::new_unchecked("_hwenergy._tcp.local"),
+                CLASS::IN,
+                4500,
+                RData::PTR(PTR(Name::new_unchecked(instance))),
+            ));
+        }
+        q.build_bytes_vec_compressed().unwrap()
+    };
+    let browse = query(&[("_hwenergy._tcp.local", TYPE::PTR, false)], None);
+    let resolve = query(
+        &[
+            ("p1mux-0123456789ab._hwenergy._tcp.local", TYPE::SRV, true),
+            ("p1mux-0123456789ab.local", TYPE::A, true),
+            ("p1mux-0123456789ab.local", TYPE::AAAA, true),
+        ],
+        None,
+    );
+    let known = query(
+        &[
+            ("_hwenergy._tcp.local", TYPE::PTR, false),
+            ("_http._tcp.local", TYPE::PTR, false),
+        ],
+        Some("p1mux-0123456789ab._hwenergy._tcp.local"),
+    );
+    let mut announcement = Packet::new_reply(0);
+    announcement.answers.push(ResourceRecord::new(
+        Name::new_unchecked("_http._tcp.local"),
+        CLASS::IN,
+        4500,
+        RData::PTR(PTR(Name::new_unchecked("printer._http._tcp.local"))),
+    ));
+    vec![
+        ("mdns", "seed-browse", browse),
+        ("mdns", "seed-resolve", resolve),
+        ("mdns", "seed-known-answer", known),
+        (
+            "mdns",
+            "seed-announcement",
+            announcement.build_bytes_vec().unwrap(),
+        ),
+    ]
 }
 
 #[test]

@@ -70,11 +70,16 @@ fn every_endpoint_says_what_the_meter_sent() {
         Some("text/plain; charset=utf-8")
     );
 
-    let data = get(http, "/api/v1/data");
+    let data = get(http, "/api/v1/reading");
     assert_eq!(data.text(), state);
     assert_eq!(data.header("content-type"), Some("application/json"));
     let data = json(&data);
     assert_eq!(data["meter"]["equipment_id"], "E0044007382246019");
+
+    // HomeWizard's paths (tests/homewizard.rs reads them as its clients do).
+    let homewizard = json(&get(http, "/api/v1/data"));
+    assert_eq!(homewizard["active_power_w"], 111);
+    assert_eq!(json(&get(http, "/api"))["product_type"], "HWE-P1");
 
     await_status(&mut events, 1);
     let status = json(&get(http, "/api/v1/status"));
@@ -161,6 +166,8 @@ fn every_endpoint_says_what_the_meter_sent() {
         !text.contains("src=\"http") && !text.contains("href=\"http"),
         "external assets"
     );
+    // The page reads p1mux's own JSON, not HomeWizard's shape.
+    assert!(text.contains("api/v1/reading") && !text.contains("api/v1/data"));
 }
 
 #[test]

@@ -9,7 +9,9 @@
 
 pub mod decryptor;
 pub mod framer;
+pub mod homewizard;
 pub mod http_request;
+pub mod mdns;
 pub mod mqtt_codec;
 pub mod mqtt_session;
 pub mod splitter;
@@ -19,7 +21,7 @@ pub mod telegram;
 pub type Check = fn(&[u8]);
 
 /// Every target, by the name of its `fuzz_targets/` file and corpus folder.
-pub const TARGETS: [(&str, Check); 7] = [
+pub const TARGETS: [(&str, Check); 9] = [
     ("framer", framer::check),
     ("splitter", splitter::check),
     ("decryptor", decryptor::check),
@@ -27,6 +29,8 @@ pub const TARGETS: [(&str, Check); 7] = [
     ("mqtt_session", mqtt_session::check),
     ("http_request", http_request::check),
     ("telegram", telegram::check),
+    ("homewizard", homewizard::check),
+    ("mdns", mdns::check),
 ];
 
 /// Inputs this long or shorter are also fed one byte at a time.

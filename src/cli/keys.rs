@@ -113,6 +113,7 @@ pub const SERVE: &[Opt] = &[
         number::<u64>("--mqtt-interval", s)
     }),
     opt("http", Many, TextOrNumber, parsed::<ListenAddr>),
+    opt("mdns", Switch, Text, any),
 ];
 
 /// The option named `name` (without dashes).

@@ -195,6 +195,12 @@ pub struct ServeArgs {
     /// --allow applies to it too
     #[argh(option, arg_name = "addr")]
     pub http: Vec<ListenAddr>,
+
+    /// announce the HTTP output on the local network over mDNS, as a
+    /// HomeWizard P1 meter (_hwenergy._tcp, which Home Assistant
+    /// discovers) and a web page (_http._tcp); needs --http
+    #[argh(switch)]
+    pub mdns: bool,
 }
 
 // argh takes `fn(&str) -> Result<T, String>` for values without FromStr.

@@ -6,6 +6,7 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
+use super::announce::MdnsError;
 use crate::cli::ArgError;
 use crate::encrypted::key::KeyError;
 use crate::framer::MAX_FRAME;
@@ -47,6 +48,7 @@ pub enum ConfigError {
         option: &'static str,
     },
     Mqtt(MqttConfigError),
+    Mdns(MdnsError),
     File(FileError),
 }
 
@@ -65,6 +67,7 @@ impl ConfigError {
             | ConfigError::KeyOnCommandLine { option } => option,
             ConfigError::RawWithKey => "--forward",
             ConfigError::Mqtt(e) => e.option(),
+            ConfigError::Mdns(_) => "--mdns",
             ConfigError::File(_) => return None,
         })
     }
@@ -123,6 +126,7 @@ impl fmt::Display for ConfigError {
                  readable only by root (chmod 600) and give its path"
             ),
             ConfigError::Mqtt(e) => e.fmt(f),
+            ConfigError::Mdns(e) => e.fmt(f),
             ConfigError::File(e) => e.fmt(f),
         }
     }
@@ -133,6 +137,12 @@ impl std::error::Error for ConfigError {}
 impl From<MqttConfigError> for ConfigError {
     fn from(e: MqttConfigError) -> ConfigError {
         ConfigError::Mqtt(e)
+    }
+}
+
+impl From<MdnsError> for ConfigError {
+    fn from(e: MdnsError) -> ConfigError {
+        ConfigError::Mdns(e)
     }
 }
 

@@ -9,6 +9,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+mod announce;
 mod command;
 mod entry;
 mod error;
@@ -18,6 +19,7 @@ mod json;
 pub mod net_source;
 mod validate;
 
+pub use announce::MdnsConfig;
 pub use command::{Parsed, Usage, UsageError, parse};
 pub use error::{ConfigError, FileError, FileErrorKind};
 pub use forward::Forward;
@@ -75,6 +77,8 @@ pub struct Config {
     pub mqtt: Option<MqttConfig>,
     /// The HTTP output; None when off.
     pub http: Option<HttpConfig>,
+    /// Announce the HTTP output over mDNS (`--mdns`); None when off.
+    pub mdns: Option<MdnsConfig>,
 }
 
 /// `--key-file` and `--auth-key-file`, as given: the files are read at

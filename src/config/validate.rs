@@ -4,6 +4,7 @@
 use std::net::{Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
+use super::announce;
 use super::error::ConfigError;
 use super::file::ConfigFile;
 use super::{Config, DEMO_HTTP, Forward, HttpConfig, KeyFiles, SourceConfig};
@@ -193,7 +194,9 @@ impl Config {
                 optional: false,
             }),
         };
+        let mdns = announce::mdns(args.mdns, http.as_ref(), !args.http.is_empty())?;
         Ok(Config {
+            mdns,
             source,
             listen,
             forward: args.forward,

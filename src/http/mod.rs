@@ -65,7 +65,7 @@ impl Http {
             limit: MAX_CONNECTIONS,
         };
         let web = Web {
-            state: State::new(),
+            state: State::new(&crate::homewizard::identity::source_name(&config.source)),
             listeners: addrs.len(),
             connected: 0,
             streams: 0,
@@ -109,13 +109,17 @@ fn event(name: &str, data: &str) -> Rc<[u8]> {
 impl Output for Http {
     fn deliver(&mut self, cx: &Context, delivery: Delivery<'_>) {
         // Damaged and raw bytes are for raw clients; the page shows values.
-        let Delivery::Telegram(telegram) = delivery else {
-            return;
+        let telegram = match delivery {
+            Delivery::Telegram(telegram) => telegram,
+            Delivery::Encrypted(_) => return self.server.handler.state.homewizard.encrypted(),
+            _ => return,
         };
         let (Some(reading), Some(data)) = (telegram.reading(), telegram.state_json()) else {
             return;
         };
-        self.server.handler.state.history.add(telegram.at, &reading);
+        let state = &mut self.server.handler.state;
+        state.history.add(telegram.at, &reading);
+        state.homewizard.telegram(&reading, telegram.at);
         self.broadcast(cx, event("telegram", &data));
         self.server.handler.state.last = Some(Last {
             bytes: telegram.bytes.clone(),

@@ -3,8 +3,10 @@
 //! | path               | answer                                           |
 //! |--------------------|--------------------------------------------------|
 //! | `/`                | the status page (`page.html`)                    |
+//! | `/api`             | HomeWizard's device information ([`crate::homewizard`]) |
+//! | `/api/v1/data`     | the last telegram in HomeWizard's shape, 503 when stale |
 //! | `/api/v1/telegram` | the last valid telegram, as text (HomeWizard's)  |
-//! | `/api/v1/data`     | its values as JSON ([`crate::json::state`])      |
+//! | `/api/v1/reading`  | its values in p1mux's JSON ([`crate::json::state`]) |
 //! | `/api/v1/status`   | the gateway's health ([`super::status_json`])    |
 //! | `/api/v1/power`    | net power over the last hour, for the chart      |
 //! | `/events`          | server-sent events: `telegram`, `status`         |
@@ -21,6 +23,7 @@ use super::request::{Method, Request};
 use super::response::{JSON, Response, TEXT};
 use super::{metrics, status_json};
 use crate::health::{OutputStatus, Status};
+use crate::homewizard::HomeWizard;
 use crate::telegram::Reading;
 
 const PAGE: &str = include_str!("page.html");
@@ -39,6 +42,8 @@ pub struct State {
     /// The latest snapshot; None in the first second.
     pub status: Option<Status>,
     pub history: History,
+    /// `/api` and `/api/v1/data`.
+    pub homewizard: HomeWizard,
     page: Rc<[u8]>,
 }
 
@@ -51,11 +56,14 @@ pub struct Last {
 }
 
 impl State {
-    pub fn new() -> State {
+    /// `source`: the source's name, for the HomeWizard identity of a meter
+    /// that sends no equipment id.
+    pub fn new(source: &str) -> State {
         State {
             last: None,
             status: None,
             history: History::default(),
+            homewizard: HomeWizard::new(source),
             page: Rc::from(PAGE.as_bytes()),
         }
     }
@@ -87,7 +95,9 @@ pub fn answer(req: &Request, state: &State, http: &OutputStatus, now: Instant) -
             Some(last) => Response::new(200, TEXT, last.bytes.clone()),
             None => no_telegram(),
         }),
-        "/api/v1/data" => api(match &state.last {
+        "/api" => api(homewizard(state.homewizard.device())),
+        "/api/v1/data" => api(homewizard(state.homewizard.data(now))),
+        "/api/v1/reading" => api(match &state.last {
             Some(last) => Response::new(200, JSON, Rc::from(last.data.clone())),
             None => no_telegram(),
         }),
@@ -107,7 +117,20 @@ pub fn answer(req: &Request, state: &State, http: &OutputStatus, now: Instant) -
         }
         "/events" if req.method == Method::Get => Answer::Events,
         "/events" => Answer::Response(Response::new(200, "text/event-stream", Rc::from(&b""[..]))),
-        _ => Answer::Response(Response::text(404, "no such page: try / or /api/v1/data")),
+        _ => Answer::Response(Response::text(
+            404,
+            "no such page: try / or /api/v1/reading",
+        )),
+    }
+}
+
+/// A HomeWizard answer; a 503 says when to ask again, as ours always do.
+fn homewizard((status, body): (u16, Rc<[u8]>)) -> Response {
+    let response = Response::new(status, JSON, body);
+    if status == 503 {
+        response.header("Retry-After", "1")
+    } else {
+        response
     }
 }
 

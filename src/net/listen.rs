@@ -30,6 +30,15 @@ impl fmt::Display for ListenError {
             ListenError::Bind { addr, option, err } => {
                 write!(f, "listening on {addr}: {err}")?;
                 match err.kind() {
+                    // Where Home Assistant looks for a HomeWizard meter.
+                    io::ErrorKind::AddrInUse if *option == "--http" && addr.port() == 80 => f
+                        .write_str(
+                            "; port 80 is taken, likely by a web server (nginx, lighttpd, \
+                             apache: `ss -ltnp sport = :80` names it). Home Assistant looks \
+                             for a HomeWizard meter on port 80 only: free it, or serve another \
+                             port (--http 8080) and give that port to clients that take one \
+                             (evcc, python-homewizard-energy)",
+                        ),
                     io::ErrorKind::AddrInUse => write!(
                         f,
                         "; another program has that port (a running p1mux or ser2net?): stop \
@@ -38,9 +47,11 @@ impl fmt::Display for ListenError {
                     io::ErrorKind::AddrNotAvailable => {
                         f.write_str("; that address is not on this machine")
                     }
-                    io::ErrorKind::PermissionDenied => {
-                        f.write_str("; ports below 1024 need root or CAP_NET_BIND_SERVICE")
-                    }
+                    io::ErrorKind::PermissionDenied => f.write_str(
+                        "; ports below 1024 need root or CAP_NET_BIND_SERVICE (p1mux.service \
+                         grants it: AmbientCapabilities=CAP_NET_BIND_SERVICE; a container: \
+                         --cap-add NET_BIND_SERVICE)",
+                    ),
                     _ => Ok(()),
                 }
             }
@@ -85,4 +96,28 @@ fn ipv6_unavailable(e: &io::Error) -> bool {
         e.raw_os_error(),
         Some(libc::EAFNOSUPPORT | libc::EADDRNOTAVAIL | libc::EPROTONOSUPPORT)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn said(port: u16, option: &'static str, kind: io::ErrorKind) -> String {
+        let addr = SocketAddr::from((Ipv4Addr::UNSPECIFIED, port));
+        let err = io::Error::from(kind);
+        ListenError::Bind { addr, option, err }.to_string()
+    }
+
+    #[test]
+    fn port_80_hints() {
+        let taken = said(80, "--http", io::ErrorKind::AddrInUse);
+        assert!(taken.contains("port 80 is taken") && taken.contains("Home Assistant"));
+        assert!(!taken.contains("ser2net"), "{taken}");
+        let other = said(8080, "--http", io::ErrorKind::AddrInUse);
+        assert!(other.contains("pick another --http") && !other.contains("Home Assistant"));
+        let raw = said(80, "--listen", io::ErrorKind::AddrInUse);
+        assert!(!raw.contains("Home Assistant"), "{raw}");
+        let denied = said(80, "--http", io::ErrorKind::PermissionDenied);
+        assert!(denied.contains("--cap-add NET_BIND_SERVICE"), "{denied}");
+    }
 }

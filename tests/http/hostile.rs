@@ -15,7 +15,14 @@ fn hostile_clients_hurt_neither_the_meter_nor_memory() {
     pty.write(DSMR50);
     read_exact(&mut raw_client, DSMR50.len());
     // Warm up, so that the baseline includes what any serving allocates.
-    for path in ["/", "/metrics", "/api/v1/status", "/api/v1/data"] {
+    for path in [
+        "/",
+        "/metrics",
+        "/api/v1/status",
+        "/api/v1/reading",
+        "/api/v1/data",
+        "/api",
+    ] {
         get(http, path);
     }
     let before = p1mux.vm_rss_kib();

@@ -1,0 +1,31 @@
+//! The Python that has python-homewizard-energy: `P1MUX_PYTHON_HOMEWIZARD`
+//! (.ci/run makes one with the newest Python it finds, so that the newest
+//! library, the one Home Assistant runs, is the judge), else
+//! `P1MUX_PYTHON`, else `python3`. Used by tests/homewizard.rs and
+//! tests/mdns.rs.
+
+use std::process::{Command, Stdio};
+
+pub use crate::dsmr_parser::Python;
+
+/// The Python, if it runs `probe`; else why not, `lacks` saying what.
+pub fn find(probe: &str, lacks: &str) -> Result<Python, String> {
+    let python = ["P1MUX_PYTHON_HOMEWIZARD", "P1MUX_PYTHON"]
+        .iter()
+        .find_map(|var| std::env::var(var).ok())
+        .unwrap_or_else(|| "python3".into());
+    match Command::new(&python)
+        .args(["-c", probe])
+        .stderr(Stdio::null())
+        .status()
+    {
+        Ok(status) if status.success() => Ok(Python(python)),
+        Ok(_) => Err(format!("{python} cannot import {lacks}")),
+        Err(e) => Err(format!("cannot run {python}: {e}")),
+    }
+}
+
+pub const INSTALL: &str = "run as root (tests/mdns.rs), pip install python-homewizard-energy \
+                           zeroconf, or set \
+                           P1MUX_PYTHON_HOMEWIZARD to a Python that has them (.ci/run makes \
+                           one in target/ci-venv-homewizard)";
