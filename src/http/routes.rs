@@ -28,10 +28,13 @@ use crate::telegram::Reading;
 
 const PAGE: &str = include_str!("page.html");
 
-/// The page's rules for the browser: nothing loads from elsewhere.
+/// The page's rules for the browser: nothing loads from elsewhere. It may
+/// be framed by its own origin only: Home Assistant's Ingress shows it in an
+/// iframe of the same origin, under a path prefix (so the page's URLs are
+/// relative); any other site still cannot frame it.
 const PAGE_POLICY: &str = "default-src 'none'; script-src 'unsafe-inline'; \
      style-src 'unsafe-inline'; connect-src 'self'; img-src data:; base-uri 'none'; \
-     form-action 'none'; frame-ancestors 'none'";
+     form-action 'none'; frame-ancestors 'self'";
 
 /// Everything the routes read.
 pub struct State {
