@@ -21,7 +21,10 @@ pub fn print(
     println!("fanout-bench: pty meter -> server -> N TCP clients on 127.0.0.1");
     println!("machine: {machine}");
     for (kind, bin) in servers {
-        if *kind == Kind::P1mux {
+        if *kind == Kind::Before {
+            let version = process::first_line(bin, &["--version"]);
+            println!("before:  {} ({version})", bin.display());
+        } else if *kind == Kind::P1mux {
             let git = Command::new("git")
                 .args(["describe", "--always", "--dirty"])
                 .current_dir(env!("CARGO_MANIFEST_DIR"))

@@ -133,6 +133,9 @@ fn run(opts: &Opts) -> Result<bool, String> {
     if opts.servers.0.contains(&Kind::P1mux) {
         let bin = opts.p1mux.clone().map_or_else(servers::build_p1mux, Ok)?;
         servers.push((Kind::P1mux, bin));
+        if let Some(before) = &opts.baseline {
+            servers.push((Kind::Before, before.clone()));
+        }
     }
     if opts.servers.0.contains(&Kind::Ser2net) {
         match opts.ser2net.clone().or_else(servers::find_ser2net) {
@@ -152,7 +155,7 @@ fn run(opts: &Opts) -> Result<bool, String> {
         let mut rows = Vec::new();
         for (kind, bin) in &servers {
             // ser2net has no other outputs: it is compared with raw alone.
-            let setups = if *kind == Kind::P1mux {
+            let setups = if kind.is_p1mux() {
                 &setups[..]
             } else {
                 &setups[..1]
@@ -226,6 +229,14 @@ fn run(opts: &Opts) -> Result<bool, String> {
                         let p1mux = table.iter().find(|a| a.kind == Kind::P1mux);
                         if let Some(p) = p1mux.filter(|p| p.setup == Setup::Raw) {
                             report::ratio("p1mux/ser2net", p, r);
+                        }
+                    }
+                    (Kind::Before, setup, _) => {
+                        let p1mux = table
+                            .iter()
+                            .find(|a| a.kind == Kind::P1mux && a.setup == setup);
+                        if let Some(p) = p1mux {
+                            report::ratio("p1mux/before", p, r);
                         }
                     }
                     (_, Setup::Raw, _) | (_, _, None) => {}

@@ -33,6 +33,11 @@ pub struct Opts {
     /// measure this p1mux binary instead of building one
     #[argh(option)]
     pub p1mux: Option<PathBuf>,
+    /// also measure this p1mux binary (e.g. one built from before a
+    /// change) as server "before", its rows taking turns with p1mux's, and
+    /// print the ratio p1mux/before
+    #[argh(option)]
+    pub baseline: Option<PathBuf>,
     /// compare with this ser2net (default: ser2net in PATH or /usr/sbin)
     #[argh(option)]
     pub ser2net: Option<PathBuf>,
@@ -116,6 +121,8 @@ impl FromStr for Mode {
 pub enum Kind {
     P1mux,
     Ser2net,
+    /// `--baseline`: another p1mux binary, run exactly as p1mux is.
+    Before,
 }
 
 impl FromStr for Kind {
@@ -133,7 +140,13 @@ impl Kind {
         match self {
             Kind::P1mux => "p1mux",
             Kind::Ser2net => "ser2net",
+            Kind::Before => "before",
         }
+    }
+
+    /// A p1mux binary: started and measured as p1mux.
+    pub fn is_p1mux(self) -> bool {
+        matches!(self, Kind::P1mux | Kind::Before)
     }
 }
 

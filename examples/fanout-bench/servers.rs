@@ -51,7 +51,7 @@ impl Server {
         let mut cmd = Command::new(spec.bin);
         let (mut port, mut dir) = (0, None);
         match spec.kind {
-            Kind::P1mux => {
+            Kind::P1mux | Kind::Before => {
                 cmd.arg("serve").arg("--device").arg(device);
                 cmd.args(["--baud", "115200", "--framing", "8n1", "--no-replay"]);
                 cmd.args(["--listen", "127.0.0.1:0", "--max-clients"]);
@@ -82,7 +82,7 @@ impl Server {
         process::die_with_parent(&mut cmd);
         let daemon = Daemon::start(cmd).map_err(|e| format!("starting {:?}: {e}", spec.bin))?;
         let mut http_port = None;
-        if spec.kind == Kind::P1mux {
+        if spec.kind.is_p1mux() {
             // In the order p1mux logs them: raw listener, status page, broker.
             port = daemon.try_port()?;
             if more.iter().any(|a| a == "--http") {

@@ -21,7 +21,7 @@ pub enum Note<'a> {
         missed: u64,
     },
     NotAllowed,
-    /// Over [`Rules::limit`].
+    /// Over [`super::server::Rules::limit`].
     Full,
     /// Out of file descriptors: accepting pauses; `first` of this shortage.
     OutOfFds {
