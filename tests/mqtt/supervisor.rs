@@ -50,19 +50,12 @@ fn read_head(stream: &mut TcpStream) -> String {
     String::from_utf8_lossy(&head).into_owned()
 }
 
-/// p1mux with `--mqtt homeassistant`, the Supervisor at `url`.
-fn spawn(device: &str, url: &str, token: Option<&str>) -> P1mux {
-    let args = [
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--device",
-        device,
-        "--mqtt",
-        "homeassistant",
-    ];
+/// `p1mux serve --listen 127.0.0.1:0 ARGS`, the Supervisor at `url`.
+fn spawn(args: &[&str], url: &str, token: Option<&str>) -> P1mux {
+    let mut all = vec!["serve", "--listen", "127.0.0.1:0"];
+    all.extend_from_slice(args);
     let (url, token) = (url.to_string(), token.map(str::to_string));
-    P1mux::spawn(&args, move |cmd| {
+    P1mux::spawn(&all, move |cmd| {
         cmd.env("P1MUX_SUPERVISOR_URL", url);
         match token {
             Some(token) => cmd.env("SUPERVISOR_TOKEN", token),
@@ -72,7 +65,8 @@ fn spawn(device: &str, url: &str, token: Option<&str>) -> P1mux {
 }
 
 /// The Mosquitto add-on's case: the broker wants a login, the Supervisor
-/// gives it, p1mux publishes with it.
+/// gives it, p1mux publishes with it. Started as the add-on starts it: from
+/// its options.json, the form's cleared password an empty text.
 pub fn publishes_with_the_supervisors_login(tools: &Tools) {
     let dir = TempDir::new("mqtt-supervisor");
     let passwd = dir.0.join("passwd");
@@ -103,7 +97,15 @@ pub fn publishes_with_the_supervisors_login(tools: &Tools) {
     );
     let mut pty = Pty::open();
     let device = pty.slave_path.to_str().unwrap().to_string();
-    let p1mux = spawn(&device, &url, Some(TOKEN));
+    let options = dir.0.join("options.json");
+    let json = format!(
+        r#"{{"device": "{device}", "baud": "auto", "framing": "auto",
+            "mqtt": "homeassistant", "mqtt-password": "", "key": null}}"#
+    );
+    std::fs::write(&options, json).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&options, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let p1mux = spawn(&["--config", options.to_str().unwrap()], &url, Some(TOKEN));
     let request = request.recv_timeout(PATIENCE).expect("p1mux asked");
     assert!(
         request.starts_with("GET /services/mqtt HTTP/1.1\r\n")
@@ -147,7 +149,8 @@ pub fn says_what_to_do_without_a_broker() {
         (Some(TOKEN), "install the Mosquitto broker add-on"),
         (None, "only inside a Home Assistant add-on"),
     ] {
-        let mut p1mux = spawn("/dev/null", &url, token);
+        let args = ["--device", "/dev/null", "--mqtt", "homeassistant"];
+        let mut p1mux = spawn(&args, &url, token);
         let exit = p1mux.wait_exit(PATIENCE).expect("p1mux does not start");
         let log = p1mux.log_text();
         assert_eq!(exit.code(), Some(1), "{log}");
