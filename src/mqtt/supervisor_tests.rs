@@ -241,10 +241,12 @@ fn asks_with_the_token_and_reads_a_chunked_answer() {
 
 #[test]
 fn responses() {
-    let r =
-        http::parse_response(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 2\r\n\r\n{}xx").unwrap();
+    let whole = |raw: &[u8]| http::parse_response(raw, true);
+    let r = whole(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 2\r\n\r\n{}xx")
+        .unwrap()
+        .unwrap();
     assert_eq!((r.status, &r.body[..]), (400, &b"{}"[..]));
-    let r = http::parse_response(b"HTTP/1.0 200 OK\r\n\r\n{\"a\":1}").unwrap();
+    let r = whole(b"HTTP/1.0 200 OK\r\n\r\n{\"a\":1}").unwrap().unwrap();
     assert_eq!(r.body, b"{\"a\":1}");
     for bad in [
         &b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n{}"[..],
@@ -253,8 +255,53 @@ fn responses() {
         b"HTTP/1.1 200",
         b"SSH-2.0-OpenSSH\r\n",
     ] {
-        assert!(http::parse_response(bad).is_err(), "{bad:?}");
+        assert!(whole(bad).is_err(), "{bad:?}");
     }
+    // Before the end: whole by its length, or more to come.
+    let part = |raw: &[u8]| http::parse_response(raw, false).unwrap().is_some();
+    assert!(part(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"));
+    assert!(!part(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{"));
+    assert!(!part(b"HTTP/1.1 200 OK\r\nContent-Le"));
+    assert!(!part(b"HTTP/1.1 200 OK\r\n\r\n{}"));
+    assert!(!part(
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n"
+    ));
+    assert!(part(
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n"
+    ));
+}
+
+#[test]
+fn a_connection_kept_open_is_not_waited_out() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (done, wait) = std::sync::mpsc::channel::<()>();
+    let server = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut buf = [0; 1024];
+        let _ = stream.read(&mut buf).unwrap();
+        let answer = format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{MOSQUITTO}",
+            MOSQUITTO.len()
+        );
+        stream.write_all(answer.as_bytes()).unwrap();
+        // Open until p1mux has its answer (or gives up).
+        let _ = wait.recv_timeout(Duration::from_secs(30));
+    });
+    let started = std::time::Instant::now();
+    let got = broker_with(
+        &MqttOptions::default(),
+        Some("t"),
+        Some(&url),
+        Duration::ZERO,
+    );
+    done.send(()).unwrap();
+    server.join().unwrap();
+    assert_eq!(got.unwrap().broker.port, 1883);
+    assert!(
+        started.elapsed() < TIMEOUT,
+        "waited for the connection to close"
+    );
 }
 
 fn setup(args: &[&str]) -> Result<Option<MqttSetup>, MqttConfigError> {

@@ -76,25 +76,37 @@ pub fn get(base: &Base, path: &str, token: &str, timeout: Duration) -> Result<Re
          Accept: application/json\r\nConnection: close\r\n\r\n"
     );
     stream.write_all(request.as_bytes()).map_err(io)?;
+    // Read until the answer is whole: a server that keeps the connection
+    // open despite `Connection: close` is not waited out.
     let mut raw = Vec::new();
-    stream
-        .take(MAX_ANSWER + 1)
-        .read_to_end(&mut raw)
-        .map_err(io)?;
-    if raw.len() as u64 > MAX_ANSWER {
-        return Err(format!("its answer is longer than {MAX_ANSWER} bytes"));
+    let mut buf = [0; 4096];
+    loop {
+        let n = stream.read(&mut buf).map_err(io)?;
+        raw.extend_from_slice(&buf[..n]);
+        if raw.len() as u64 > MAX_ANSWER {
+            return Err(format!("its answer is longer than {MAX_ANSWER} bytes"));
+        }
+        if let Some(response) = parse_response(&raw, n == 0)? {
+            return Ok(response);
+        }
     }
-    parse_response(&raw)
 }
 
-/// A whole response (the connection closed after it): status and body,
-/// by Content-Length, chunked, or up to the end.
-pub fn parse_response(raw: &[u8]) -> Result<Response, Failure> {
+/// A response: status and body, by Content-Length, chunked, or up to the
+/// end (`at_end`: the connection closed). None while more is to come.
+pub fn parse_response(raw: &[u8], at_end: bool) -> Result<Option<Response>, Failure> {
+    let short = |why: &str| {
+        if at_end {
+            Err(why.to_string())
+        } else {
+            Ok(None)
+        }
+    };
     let mut headers = [httparse::EMPTY_HEADER; 32];
     let mut response = httparse::Response::new(&mut headers);
     let head = match response.parse(raw) {
         Ok(httparse::Status::Complete(n)) => n,
-        Ok(httparse::Status::Partial) => return Err("the answer ends inside its head".into()),
+        Ok(httparse::Status::Partial) => return short("the answer ends inside its head"),
         Err(e) => return Err(format!("the answer is not HTTP: {e}")),
     };
     let status = response.code.unwrap_or(0);
@@ -109,25 +121,33 @@ pub fn parse_response(raw: &[u8]) -> Result<Response, Failure> {
     let rest = &raw[head..];
     let chunked = header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked"));
     let body = if chunked {
-        dechunk(rest)?
+        match dechunk(rest)? {
+            Some(body) => body,
+            None => return short("the answer ends inside a chunk"),
+        }
     } else if let Some(length) = header("content-length") {
         let length: usize = length
             .parse()
             .map_err(|_| format!("a bad Content-Length '{length}'"))?;
-        rest.get(..length)
-            .ok_or("the answer ends before its Content-Length")?
-            .to_vec()
-    } else {
+        match rest.get(..length) {
+            Some(body) => body.to_vec(),
+            None => return short("the answer ends before its Content-Length"),
+        }
+    } else if at_end {
         rest.to_vec()
+    } else {
+        return Ok(None);
     };
-    Ok(Response { status, body })
+    Ok(Some(Response { status, body }))
 }
 
-/// A chunked body, joined.
-fn dechunk(mut rest: &[u8]) -> Result<Vec<u8>, Failure> {
+/// A chunked body, joined; None while its last chunk is still to come.
+fn dechunk(mut rest: &[u8]) -> Result<Option<Vec<u8>>, Failure> {
     let mut body = Vec::new();
     loop {
-        let end = memchr::memmem::find(rest, b"\r\n").ok_or("a chunk size without its end")?;
+        let Some(end) = memchr::memmem::find(rest, b"\r\n") else {
+            return Ok(None);
+        };
         let size = std::str::from_utf8(&rest[..end])
             .ok()
             .map(|s| s.split(';').next().unwrap_or("").trim())
@@ -135,12 +155,15 @@ fn dechunk(mut rest: &[u8]) -> Result<Vec<u8>, Failure> {
             .ok_or("a bad chunk size")?;
         rest = &rest[end + 2..];
         if size == 0 {
-            return Ok(body);
+            return Ok(Some(body));
         }
-        let chunk = rest.get(..size).ok_or("the answer ends inside a chunk")?;
+        let Some(chunk) = rest.get(..size) else {
+            return Ok(None);
+        };
         body.extend_from_slice(chunk);
-        rest = rest
-            .get(size + 2..)
-            .ok_or("the answer ends inside a chunk")?;
+        let Some(after) = rest.get(size + 2..) else {
+            return Ok(None);
+        };
+        rest = after;
     }
 }
