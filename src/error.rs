@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use crate::config::UsageError;
 use crate::encrypted::key::KeyFileError;
 use crate::mqtt::config::PasswordError;
+use crate::mqtt::supervisor::SupervisorError;
 use crate::net::listen::ListenError;
 use crate::source::serial::port::OpenError;
 
@@ -68,6 +69,8 @@ pub enum StartError {
     Keys(KeyFileError),
     /// The MQTT password that cannot be read.
     MqttPassword(PasswordError),
+    /// `--mqtt homeassistant`, and the Supervisor named no usable broker.
+    Supervisor(SupervisorError),
     /// The raw clients' port (`--listen`) cannot be listened on.
     Listen(ListenError),
     /// The status page's port (`--http`) cannot be listened on.
@@ -90,6 +93,7 @@ impl fmt::Display for StartError {
             }
             StartError::Keys(e) => e.fmt(f),
             StartError::MqttPassword(e) => e.fmt(f),
+            StartError::Supervisor(e) => e.fmt(f),
             StartError::Listen(e) => e.fmt(f),
             StartError::StatusPage(e) => write!(f, "--http: {e}"),
             StartError::Mdns(e) => e.fmt(f),
@@ -110,6 +114,12 @@ impl From<String> for StartError {
 impl From<KeyFileError> for StartError {
     fn from(e: KeyFileError) -> StartError {
         StartError::Keys(e)
+    }
+}
+
+impl From<SupervisorError> for StartError {
+    fn from(e: SupervisorError) -> StartError {
+        StartError::Supervisor(e)
     }
 }
 

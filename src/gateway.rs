@@ -57,7 +57,8 @@ struct Core {
 
 /// Runs the gateway until SIGTERM or SIGINT. Returns an error only when it
 /// cannot start.
-pub fn run(config: Config) -> Result<(), StartError> {
+pub fn run(mut config: Config) -> Result<(), StartError> {
+    outputs::prepare(&mut config)?;
     let now = Instant::now();
     let credentials = key::credentials_directory();
     let keys = config

@@ -7,6 +7,8 @@
 use crate::config::Config;
 use crate::error::StartError;
 use crate::mqtt::MqttOutput;
+use crate::mqtt::config::MqttSetup;
+use crate::mqtt::supervisor;
 use crate::output::{Context, Output, TOKENS_PER_OUTPUT};
 use crate::{http, hub, mdns};
 
@@ -24,11 +26,25 @@ fn mqtt(
     cx: &Context,
     first: usize,
 ) -> Result<Option<Box<dyn Output>>, StartError> {
-    let Some(mqtt) = &config.mqtt else {
-        return Ok(None);
+    let mqtt = match &config.mqtt {
+        None => return Ok(None),
+        Some(MqttSetup::Ready(mqtt)) => mqtt.clone(),
+        // Normally asked already, in [`prepare`].
+        Some(MqttSetup::FromSupervisor(options)) => supervisor::broker(options)?,
     };
-    let output = MqttOutput::new(mqtt.clone(), cx.registry, first, cx.now)?;
+    let output = MqttOutput::new(mqtt, cx.registry, first, cx.now)?;
     Ok(Some(Box::new(output)))
+}
+
+/// What outputs must learn before anything is opened: the broker of
+/// `--mqtt homeassistant`, asked of the Supervisor (blocking, bounded; at
+/// start only). Runs before the signal handlers, so that a SIGTERM while
+/// it waits still ends p1mux.
+pub fn prepare(config: &mut Config) -> Result<(), StartError> {
+    if let Some(MqttSetup::FromSupervisor(options)) = &config.mqtt {
+        config.mqtt = Some(MqttSetup::Ready(supervisor::broker(options)?));
+    }
+    Ok(())
 }
 
 /// Builds every output [`LIST`] has that the config asks for; output `i`

@@ -1,5 +1,6 @@
 //! p1mux publishing to a real mosquitto: values, discovery, availability,
-//! a broker that dies mid-stream, a wrong password, TLS; and attacked:
+//! a broker that dies mid-stream, a wrong password, TLS, Home Assistant's
+//! broker named by a fake Supervisor ([`supervisor`]); and attacked:
 //! mosquitto flooded with Home Assistant's "online" ([`flood`]), and fake
 //! brokers inside the test that flood, drop, trickle or send garbage
 //! ([`hostile`], [`fake`]), with the raw TCP clients as the judge ([`judge`]).
@@ -23,6 +24,8 @@ mod hostile;
 mod judge;
 #[path = "mqtt/outage.rs"]
 mod outage;
+#[path = "mqtt/supervisor.rs"]
+mod supervisor;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -90,6 +93,15 @@ fn main() -> ExitCode {
             outage::tls,
         ),
         plain("no_broker_never_delays_the_tcp_clients", outage::no_broker),
+        needs(
+            &MOSQUITTO,
+            "mqtt_homeassistant_publishes_with_the_supervisors_login",
+            supervisor::publishes_with_the_supervisors_login,
+        ),
+        plain(
+            "mqtt_homeassistant_says_what_to_do_without_a_broker",
+            supervisor::says_what_to_do_without_a_broker,
+        ),
         needs(
             &MOSQUITTO,
             "home_assistant_status_flood_is_coalesced_and_bounded",

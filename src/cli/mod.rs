@@ -152,7 +152,9 @@ pub struct ServeArgs {
 
     // MQTT publishing (src/mqtt/config.rs validates these).
     /// publish every telegram and its values to an MQTT broker:
-    /// mqtt://[USER@]HOST[:PORT] (port 1883) or mqtts://... (TLS, port 8883)
+    /// mqtt://[USER@]HOST[:PORT] (port 1883) or mqtts://... (TLS, port 8883);
+    /// in a Home Assistant add-on, homeassistant: its broker and login
+    /// from the Supervisor
     #[argh(option, arg_name = "url")]
     pub mqtt: Option<String>,
 

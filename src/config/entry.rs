@@ -10,6 +10,9 @@ pub enum Value {
     List(Vec<Value>),
     /// JSON's null: the option is not set.
     Null,
+    /// A nested JSON object (no option takes one; the Supervisor's answer
+    /// has its `data` in one).
+    Table(Vec<Entry>),
     /// A kind no option takes, by name ("a table").
     Other(&'static str),
 }
@@ -22,6 +25,7 @@ impl Value {
             Value::Bool(_) => "true or false",
             Value::List(_) => "a list",
             Value::Null => "null",
+            Value::Table(_) => "a table",
             Value::Other(what) => what,
         }
     }

@@ -1,7 +1,7 @@
-//! A JSON reader for one flat object, the shape of a Home Assistant
-//! add-on's `/data/options.json`, that keeps the line of every key so that
-//! a wrong value is reported where it is. (serde_json drops positions once
-//! a document has parsed.)
+//! A JSON reader for one object, the shape of a Home Assistant add-on's
+//! `/data/options.json` (and of the Supervisor's answers), that keeps the
+//! line of every key so that a wrong value is reported where it is.
+//! (serde_json drops positions once a document has parsed.)
 
 use super::entry::{Entry, Value};
 
@@ -14,7 +14,7 @@ pub fn parse(text: &str) -> Result<Vec<Entry>, (usize, String)> {
         text: text.as_bytes(),
         at: 0,
     };
-    let entries = reader.object()?;
+    let entries = reader.object(0)?;
     reader.blank();
     if reader.at < reader.text.len() {
         return Err(reader.fail("text after the closing '}'"));
@@ -59,8 +59,8 @@ impl Reader<'_> {
         }
     }
 
-    /// The top level: `{ "key": value, ... }`.
-    fn object(&mut self) -> Result<Vec<Entry>, (usize, String)> {
+    /// `{ "key": value, ... }`, at the top level or nested `depth` deep.
+    fn object(&mut self, depth: usize) -> Result<Vec<Entry>, (usize, String)> {
         self.expect(b'{')?;
         let mut entries = Vec::new();
         self.blank();
@@ -76,7 +76,7 @@ impl Reader<'_> {
             }
             let key = self.string()?;
             self.expect(b':')?;
-            let value = self.value(1)?;
+            let value = self.value(depth + 1)?;
             entries.push(Entry { key, line, value });
             self.blank();
             match self.text.get(self.at) {
@@ -118,43 +118,12 @@ impl Reader<'_> {
                     }
                 }
             }
-            Some(b'{') => {
-                // Read past it; no option takes a table.
-                self.object_inside(depth)?;
-                Ok(Value::Other("a table"))
-            }
+            Some(b'{') => self.object(depth).map(Value::Table),
             Some(b't') => self.word("true", Value::Bool(true)),
             Some(b'f') => self.word("false", Value::Bool(false)),
             Some(b'n') => self.word("null", Value::Null),
             Some(b'-' | b'0'..=b'9') => self.number(),
             _ => Err(self.fail("expected a value")),
-        }
-    }
-
-    fn object_inside(&mut self, depth: usize) -> Result<(), (usize, String)> {
-        self.expect(b'{')?;
-        self.blank();
-        if self.text.get(self.at) == Some(&b'}') {
-            self.at += 1;
-            return Ok(());
-        }
-        loop {
-            self.blank();
-            if self.text.get(self.at) != Some(&b'"') {
-                return Err(self.fail("expected a key in double quotes"));
-            }
-            self.string()?;
-            self.expect(b':')?;
-            self.value(depth + 1)?;
-            self.blank();
-            match self.text.get(self.at) {
-                Some(b',') => self.at += 1,
-                Some(b'}') => {
-                    self.at += 1;
-                    return Ok(());
-                }
-                _ => return Err(self.fail("expected ',' or '}'")),
-            }
         }
     }
 
@@ -288,7 +257,14 @@ mod tests {
             ])
         );
         assert_eq!(entries[3].value, Value::Null);
-        assert_eq!(entries[5].value, Value::Other("a table"));
+        let Value::Table(inner) = &entries[5].value else {
+            panic!("{:?}", entries[5].value)
+        };
+        assert_eq!(
+            (inner[0].key.as_str(), inner[0].line),
+            ("a", 5),
+            "a nested object keeps its keys"
+        );
         assert_eq!(
             parse(r#"{"a": "\ud83d\ude00"}"#).unwrap()[0].value,
             Value::Text("😀".into())

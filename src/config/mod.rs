@@ -11,11 +11,11 @@ use std::path::PathBuf;
 
 mod announce;
 mod command;
-mod entry;
+pub mod entry;
 mod error;
 pub mod file;
 pub mod forward;
-mod json;
+pub mod json;
 pub mod net_source;
 mod validate;
 
@@ -27,7 +27,7 @@ pub use validate::listen_addresses;
 
 use crate::encrypted::Key;
 use crate::line::Setting;
-use crate::mqtt::MqttConfig;
+use crate::mqtt::config::MqttSetup;
 use crate::net::allow::Cidr;
 pub use net_source::NetSource;
 
@@ -74,7 +74,7 @@ pub struct Config {
     /// Where the keys of an encrypted meter are, if given.
     pub keys: KeyFiles,
     /// Publish to an MQTT broker (`--mqtt`).
-    pub mqtt: Option<MqttConfig>,
+    pub mqtt: Option<MqttSetup>,
     /// The HTTP output; None when off.
     pub http: Option<HttpConfig>,
     /// Announce the HTTP output over mDNS (`--mdns`); None when off.

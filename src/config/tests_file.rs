@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use super::*;
 use crate::cli::ArgError;
 use crate::encrypted::key::KeyError;
-use crate::mqtt::config::Password;
+use crate::mqtt::config::{MqttSetup, Password};
 
 /// A file in a fresh directory, removed on drop.
 struct Temp(PathBuf);
@@ -270,7 +270,9 @@ fn secrets_in_a_file_only_its_owner_reads() {
     assert_eq!(from, file.0);
     let keys = c.keys.load(None).unwrap().unwrap();
     assert_eq!(keys.key_path, file.0);
-    let mqtt = c.mqtt.as_ref().unwrap();
+    let Some(MqttSetup::Ready(mqtt)) = c.mqtt.as_ref() else {
+        panic!("{:?}", c.mqtt)
+    };
     assert_eq!(mqtt.password, Some(Password(b"s3cret".to_vec())));
     assert_eq!(mqtt.password().unwrap().unwrap().0, b"s3cret");
     let debug = format!("{c:?}");

@@ -18,6 +18,21 @@ pub use error::{BrokerError, MqttConfigError, PasswordError};
 /// (systemd's `LoadCredential=p1mux-mqtt-password:/etc/p1mux/mqtt-password`).
 pub const PASSWORD_CREDENTIAL: &str = "p1mux-mqtt-password";
 
+/// `--mqtt homeassistant`: Home Assistant's own broker, its address and
+/// login asked of the Supervisor at start ([`super::supervisor`]).
+pub const HOME_ASSISTANT: &str = "homeassistant";
+
+/// The MQTT output as configured: complete, or waiting for the broker that
+/// the Supervisor names at start.
+#[derive(Clone, Debug)]
+pub enum MqttSetup {
+    /// `--mqtt mqtt[s]://...`.
+    Ready(MqttConfig),
+    /// `--mqtt homeassistant`: the options, checked but for the broker and
+    /// its password, which [`super::supervisor::broker`] fills in.
+    FromSupervisor(MqttOptions),
+}
+
 /// Where the broker is: `mqtt://[USER@]HOST[:PORT]` or `mqtts://...`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Broker {
@@ -157,12 +172,38 @@ pub struct MqttOptions {
 
 impl MqttConfig {
     /// The MQTT settings; None without a broker (`--mqtt`).
-    pub fn from_options(options: &MqttOptions) -> Result<Option<MqttConfig>, MqttConfigError> {
+    pub fn from_options(options: &MqttOptions) -> Result<Option<MqttSetup>, MqttConfigError> {
+        if options.url.as_deref() == Some(HOME_ASSISTANT) {
+            // The Supervisor gives the password with the broker.
+            let given = [
+                ("mqtt-password", options.password.is_some()),
+                ("--mqtt-password-file", options.password_file.is_some()),
+            ];
+            if let Some(&(option, _)) = given.iter().find(|(_, set)| *set) {
+                return Err(MqttConfigError::PasswordFromSupervisor { option });
+            }
+            // Every other option is checked now, as for any broker: a
+            // mistake is a usage error before anything is asked.
+            let scheme = if options.ca.is_some() {
+                "mqtts"
+            } else {
+                "mqtt"
+            };
+            let stand_in = MqttOptions {
+                url: Some(format!("{scheme}://{HOME_ASSISTANT}")),
+                ..options.clone()
+            };
+            MqttConfig::from_options_with(&stand_in, None)?;
+            return Ok(Some(MqttSetup::FromSupervisor(options.clone())));
+        }
         let credentials = crate::encrypted::key::credentials_directory();
-        MqttConfig::from_options_with(options, credentials.as_deref())
+        let config = MqttConfig::from_options_with(options, credentials.as_deref())?;
+        Ok(config.map(MqttSetup::Ready))
     }
 
-    fn from_options_with(
+    /// The settings for `options`, password files looked for in
+    /// `credentials` (`$CREDENTIALS_DIRECTORY`).
+    pub fn from_options_with(
         options: &MqttOptions,
         credentials: Option<&Path>,
     ) -> Result<Option<MqttConfig>, MqttConfigError> {

@@ -5,7 +5,10 @@ fn mqtt(args: &[&str]) -> Result<Option<MqttConfig>, MqttConfigError> {
     let mut all = vec!["serve"];
     all.extend_from_slice(args);
     match parse("p1mux", &all) {
-        Parsed::Serve { config, .. } => Ok(config.mqtt),
+        Parsed::Serve { config, .. } => Ok(config.mqtt.map(|setup| match setup {
+            MqttSetup::Ready(config) => config,
+            MqttSetup::FromSupervisor(_) => panic!("not a broker URL"),
+        })),
         Parsed::Usage(e) => match e.usage {
             Usage::Config(ConfigError::Mqtt(e)) => Err(e),
             _ => panic!("{e}"),

@@ -18,7 +18,9 @@
 //!   lookup, connect, backoff; [`transport`]: TCP or TLS.
 //! - [`output`]: [`MqttOutput`], the [`crate::output::Output`] that hands
 //!   telegrams to the meter and what it makes to the client.
-//! - [`config`]: the `--mqtt*` options, validated.
+//! - [`config`]: the `--mqtt*` options, validated; [`supervisor`]: the
+//!   broker of `--mqtt homeassistant`, asked of Home Assistant's Supervisor
+//!   once at start.
 
 pub mod client;
 pub mod codec;
@@ -31,6 +33,7 @@ pub mod outcome;
 pub mod output;
 pub mod queue;
 pub mod session;
+pub mod supervisor;
 pub mod topics;
 pub mod transport;
 

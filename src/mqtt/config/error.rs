@@ -41,6 +41,10 @@ pub enum MqttConfigError {
     PasswordWithoutUser {
         option: &'static str,
     },
+    /// A password with `--mqtt homeassistant`, whose Supervisor gives one.
+    PasswordFromSupervisor {
+        option: &'static str,
+    },
     Prefix {
         option: &'static str,
         text: String,
@@ -58,6 +62,7 @@ impl MqttConfigError {
             MqttConfigError::Broker { .. } | MqttConfigError::PasswordInUrl => "--mqtt",
             MqttConfigError::NeedsBroker { option }
             | MqttConfigError::PasswordWithoutUser { option }
+            | MqttConfigError::PasswordFromSupervisor { option }
             | MqttConfigError::Prefix { option, .. } => option,
             MqttConfigError::RawForward => "--forward",
             MqttConfigError::CaWithoutTls { .. } => "--mqtt-ca",
@@ -107,6 +112,12 @@ impl fmt::Display for MqttConfigError {
             MqttConfigError::PasswordWithoutUser { option } => {
                 write!(f, "{option} needs a user name: --mqtt mqtt://USER@HOST")
             }
+            MqttConfigError::PasswordFromSupervisor { option } => write!(
+                f,
+                "{option} is not needed with --mqtt homeassistant: the Supervisor gives \
+                 p1mux the broker's user and password; leave {option} out, or give \
+                 --mqtt mqtt://USER@HOST for a broker of your own"
+            ),
             MqttConfigError::Prefix { option, text } => write!(
                 f,
                 "bad {option} '{text}': give topic levels separated by '/', without '+', '#', \
