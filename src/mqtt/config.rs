@@ -84,6 +84,17 @@ impl Broker {
     }
 }
 
+impl Broker {
+    /// `mqtt://host:port as user`: who p1mux logs in as, where (never the
+    /// password), for the start-up lines.
+    pub fn with_user(&self) -> String {
+        match &self.user {
+            Some(user) => format!("{self} as {user}"),
+            None => self.to_string(),
+        }
+    }
+}
+
 impl fmt::Display for Broker {
     /// `mqtt://host:port`, without the user: for log lines.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -34,14 +34,8 @@ impl MqttOutput {
     ) -> Result<MqttOutput, StartError> {
         let client = Client::new(&config, registry, first_token, now)?;
         info!(
-            "mqtt: publishing to {}{} under {}/{}",
-            config.broker,
-            config
-                .broker
-                .user
-                .as_deref()
-                .map(|u| format!(" as {u}"))
-                .unwrap_or_default(),
+            "mqtt: publishing to {} under {}/{}",
+            config.broker.with_user(),
             config.prefix,
             config.id.as_deref().unwrap_or("<meter id>")
         );

@@ -141,14 +141,8 @@ pub fn broker_with(
     let answer = parse_answer(response.status, &response.body)?;
     let config = answer.config(options)?;
     info!(
-        "mqtt: Home Assistant's broker, from the Supervisor: {}{}",
-        config.broker,
-        config
-            .broker
-            .user
-            .as_deref()
-            .map(|u| format!(" as {u}"))
-            .unwrap_or_default()
+        "mqtt: Home Assistant's broker, from the Supervisor: {}",
+        config.broker.with_user()
     );
     Ok(config)
 }

@@ -29,7 +29,16 @@ pub struct Python(pub String);
 /// `P1MUX_PYTHON`, else `python3`, if it runs `probe` (Python code that
 /// imports what the tests need); else why not, `lacks` saying what it lacks.
 pub fn find_python(probe: &str, lacks: &str) -> Result<Python, String> {
-    let python = std::env::var("P1MUX_PYTHON").unwrap_or_else(|_| "python3".into());
+    find_python_in(&["P1MUX_PYTHON"], probe, lacks)
+}
+
+/// The first of the environment variables `vars` that is set, else
+/// `python3`, if it runs `probe`; else why not.
+pub fn find_python_in(vars: &[&str], probe: &str, lacks: &str) -> Result<Python, String> {
+    let python = vars
+        .iter()
+        .find_map(|var| std::env::var(var).ok())
+        .unwrap_or_else(|| "python3".into());
     match Command::new(&python)
         .args(["-c", probe])
         .stderr(Stdio::null())

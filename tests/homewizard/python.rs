@@ -4,25 +4,12 @@
 //! `P1MUX_PYTHON`, else `python3`. Used by tests/homewizard.rs and
 //! tests/mdns.rs.
 
-use std::process::{Command, Stdio};
-
 pub use crate::dsmr_parser::Python;
+use crate::dsmr_parser::find_python_in;
 
 /// The Python, if it runs `probe`; else why not, `lacks` saying what.
 pub fn find(probe: &str, lacks: &str) -> Result<Python, String> {
-    let python = ["P1MUX_PYTHON_HOMEWIZARD", "P1MUX_PYTHON"]
-        .iter()
-        .find_map(|var| std::env::var(var).ok())
-        .unwrap_or_else(|| "python3".into());
-    match Command::new(&python)
-        .args(["-c", probe])
-        .stderr(Stdio::null())
-        .status()
-    {
-        Ok(status) if status.success() => Ok(Python(python)),
-        Ok(_) => Err(format!("{python} cannot import {lacks}")),
-        Err(e) => Err(format!("cannot run {python}: {e}")),
-    }
+    find_python_in(&["P1MUX_PYTHON_HOMEWIZARD", "P1MUX_PYTHON"], probe, lacks)
 }
 
 pub const INSTALL: &str = "run as root (tests/mdns.rs), pip install python-homewizard-energy \

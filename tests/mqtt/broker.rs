@@ -67,6 +67,23 @@ impl Lines {
 
 /// mosquitto on a port that was free, logging everything, with `extra`
 /// config lines, its config in `dir`; killed when dropped.
+/// A mosquitto in `dir` that lets in only `user` with `password`.
+pub fn mosquitto_with_login(tools: &Tools, dir: &Path, user: &str, password: &str) -> Broker {
+    let passwd = dir.join("passwd");
+    let status = std::process::Command::new(&tools.passwd)
+        .args(["-b", "-c"])
+        .arg(&passwd)
+        .args([user, password])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let extra = format!(
+        "allow_anonymous false\npassword_file {}\n",
+        passwd.display()
+    );
+    mosquitto(tools, dir, &extra)
+}
+
 pub fn mosquitto(tools: &Tools, dir: &Path, extra: &str) -> Broker {
     let port = net::free_port().expect("a free port");
     let extra = format!("log_type all\n{extra}");

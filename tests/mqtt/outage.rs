@@ -110,20 +110,7 @@ pub fn broker_killed_mid_stream(tools: &Tools) {
 
 pub fn wrong_password(tools: &Tools) {
     let dir = TempDir::new("mqtt-password");
-    let passwd = dir.0.join("passwd");
-    let status = std::process::Command::new(&tools.passwd)
-        .arg("-b")
-        .arg("-c")
-        .arg(&passwd)
-        .args(["p1mux", "right horse battery"])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let extra = format!(
-        "allow_anonymous false\npassword_file {}\n",
-        passwd.display()
-    );
-    let broker = broker::mosquitto(tools, &dir.0, &extra);
+    let broker = broker::mosquitto_with_login(tools, &dir.0, "p1mux", "right horse battery");
     let url = format!("mqtt://p1mux@127.0.0.1:{}", broker.port);
     let wrong = dir.0.join("wrong");
     std::fs::write(&wrong, "wrong staple\n").unwrap();

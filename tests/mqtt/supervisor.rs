@@ -69,19 +69,7 @@ fn spawn(args: &[&str], url: &str, token: Option<&str>) -> P1mux {
 /// its options.json, the form's cleared password an empty text.
 pub fn publishes_with_the_supervisors_login(tools: &Tools) {
     let dir = TempDir::new("mqtt-supervisor");
-    let passwd = dir.0.join("passwd");
-    let status = std::process::Command::new(&tools.passwd)
-        .args(["-b", "-c"])
-        .arg(&passwd)
-        .args([USER, PASSWORD])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let extra = format!(
-        "allow_anonymous false\npassword_file {}\n",
-        passwd.display()
-    );
-    let broker = broker::mosquitto(tools, &dir.0, &extra);
+    let broker = broker::mosquitto_with_login(tools, &dir.0, USER, PASSWORD);
     let body = format!(
         r#"{{"result": "ok", "data": {{"host": "127.0.0.1", "port": {}, "ssl": false,
             "protocol": "3.1.1", "username": "{USER}", "password": "{PASSWORD}",
