@@ -199,24 +199,7 @@ fn port_80_taken(_: &Python) {
     let lan = Lan::new().unwrap();
     let server = lan.spawn_a("python3", &["-m", "http.server", "--bind", "0.0.0.0", "80"]);
     server.wait_for("Serving HTTP");
-    let bin = p1mux_bin().to_str().unwrap();
-    let args = [
-        "serve",
-        "--device",
-        "/dev/null",
-        "--listen",
-        "127.0.0.1:0",
-        "--http",
-        "80",
-    ];
-    let mut p1mux = lan.spawn_a(bin, &args);
-    let exit = p1mux.wait_exit(PATIENCE).expect("p1mux gives up");
-    let log = p1mux.log_text();
-    assert!(!exit.success(), "{log}");
-    assert!(
-        log.contains("port 80 is taken") && log.contains("Home Assistant"),
-        "{log}"
-    );
+    refuses_to_start(&lan, &[], &["port 80 is taken", "Home Assistant"]);
 }
 
 /// A responder that does not share port 5353 (no SO_REUSEADDR): p1mux
@@ -232,8 +215,18 @@ fn port_5353_held(_: &Python) {
                 time.sleep(60)";
     let holder = lan.spawn_a("python3", &["-c", hold]);
     holder.wait_for("holding");
+    refuses_to_start(
+        &lan,
+        &["--mdns"],
+        &["cannot bind UDP port 5353", "leave --mdns out"],
+    );
+}
+
+/// p1mux with `--http 80` and `extra` in `lan` exits unsuccessfully, its
+/// log saying each of `says`.
+fn refuses_to_start(lan: &Lan, extra: &[&str], says: &[&str]) {
     let bin = p1mux_bin().to_str().unwrap();
-    let args = [
+    let mut args = vec![
         "serve",
         "--device",
         "/dev/null",
@@ -241,16 +234,13 @@ fn port_5353_held(_: &Python) {
         "127.0.0.1:0",
         "--http",
         "80",
-        "--mdns",
     ];
+    args.extend_from_slice(extra);
     let mut p1mux = lan.spawn_a(bin, &args);
     let exit = p1mux.wait_exit(PATIENCE).expect("p1mux gives up");
     let log = p1mux.log_text();
     assert!(!exit.success(), "{log}");
-    assert!(
-        log.contains("cannot bind UDP port 5353") && log.contains("leave --mdns out"),
-        "{log}"
-    );
+    assert!(says.iter().all(|s| log.contains(s)), "{log}");
 }
 
 fn main() -> ExitCode {
