@@ -39,7 +39,8 @@ pub struct RowSpec<'a> {
 enum Beside {
     Nothing,
     Streams(Streams),
-    Mqtt(Broker, Subscriber),
+    /// Boxed: a broker and a subscriber are two processes with their logs.
+    Mqtt(Box<(Broker, Subscriber)>),
 }
 
 impl RowSpec<'_> {
@@ -62,7 +63,7 @@ impl RowSpec<'_> {
             let broker = mqtt::start_broker(tools)?;
             more = mqtt::p1mux_args(&broker, qos);
             let sub = Subscriber::start(tools, broker.port, qos)?;
-            beside = Beside::Mqtt(broker, sub);
+            beside = Beside::Mqtt(Box::new((broker, sub)));
         }
         if let Setup::Sse(_) = self.setup {
             more = ["--http", "127.0.0.1:0"].map(String::from).to_vec();
@@ -203,7 +204,7 @@ impl Beside {
 
     fn broker_pid(&self) -> Option<i32> {
         match self {
-            Beside::Mqtt(broker, _) => Some(broker.daemon.pid()),
+            Beside::Mqtt(both) => Some(both.0.daemon.pid()),
             _ => None,
         }
     }
@@ -234,7 +235,8 @@ impl Beside {
                 extra.lat.sort_unstable();
                 Some(extra)
             }
-            Beside::Mqtt(broker, sub) => {
+            Beside::Mqtt(both) => {
+                let (broker, sub) = *both;
                 let expected = expected?;
                 let count = written.len();
                 let mut extra = sub.collect((tg, expected), WARMUPS, count, GRACE, give_up);

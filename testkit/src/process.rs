@@ -21,6 +21,9 @@ pub struct Daemon {
     lines: Receiver<String>,
     /// Everything it printed so far, for failure messages.
     log: Arc<Mutex<Vec<String>>>,
+    /// The threads reading stdout and stderr: done once the process has
+    /// exited and they have read all it printed.
+    readers: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl Daemon {
@@ -44,17 +47,25 @@ impl Daemon {
         let stdout: Box<dyn Read + Send> = Box::new(child.stdout.take().unwrap());
         let stderr: Box<dyn Read + Send> = Box::new(child.stderr.take().unwrap());
         // Always reading, so that the process never blocks on a full pipe.
-        for stream in [stdout, stderr] {
-            let (tx, log) = (tx.clone(), log.clone());
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines() {
-                    let Ok(line) = line else { break };
-                    log.lock().unwrap().push(line.clone());
-                    let _ = tx.send(line);
-                }
-            });
-        }
-        Ok(Daemon { child, lines, log })
+        let readers = [stdout, stderr]
+            .into_iter()
+            .map(|stream| {
+                let (tx, log) = (tx.clone(), log.clone());
+                std::thread::spawn(move || {
+                    for line in BufReader::new(stream).lines() {
+                        let Ok(line) = line else { break };
+                        log.lock().unwrap().push(line.clone());
+                        let _ = tx.send(line);
+                    }
+                })
+            })
+            .collect();
+        Ok(Daemon {
+            child,
+            lines,
+            log,
+            readers,
+        })
     }
 
     pub fn pid(&self) -> i32 {
@@ -157,6 +168,12 @@ impl Daemon {
         let deadline = Instant::now() + within;
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
+                // Its last lines may still be in the pipes: the log is whole
+                // once the readers have seen both close (a grandchild that
+                // kept them open is not waited for past the deadline).
+                while !self.readers.iter().all(|r| r.is_finished()) && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
                 return Some(status);
             }
             if Instant::now() >= deadline {
