@@ -253,6 +253,11 @@ fn through_pty(args: &[&str], writes: &[Vec<u8>], good: &[Vec<u8>], done: Done) 
 /// The same from a network source: a dongle (ESP, ser2net) that p1mux
 /// connects to, played here.
 fn through_dongle(writes: &[Vec<u8>], good: &[Vec<u8>]) -> DomoticzP1 {
+    through_dongle_kept(writes, good).0
+}
+
+/// [`through_dongle`], with p1mux still running, for what it says after.
+fn through_dongle_kept(writes: &[Vec<u8>], good: &[Vec<u8>]) -> (DomoticzP1, P1mux) {
     let dongle = TcpListener::bind("127.0.0.1:0").unwrap();
     let device = format!("tcp://{}", dongle.local_addr().unwrap());
     let p1mux = P1mux::serve(&["--device", &device, "--no-replay"]);
@@ -261,7 +266,7 @@ fn through_dongle(writes: &[Vec<u8>], good: &[Vec<u8>]) -> DomoticzP1 {
     p1mux.wait_for(&format!("connected to {device}"));
     let reader = domoticz_until(&p1mux, port, good, got_the_last);
     send_paced_to(&mut source, writes);
-    reader.join().unwrap()
+    (reader.join().unwrap(), p1mux)
 }
 
 #[test]
@@ -323,15 +328,7 @@ fn telegrams_whose_crs_were_stripped_reach_domoticz_as_the_meter_sent_them() {
     for t in &stripped {
         alone.parse(t);
     }
-    let dongle = TcpListener::bind("127.0.0.1:0").unwrap();
-    let device = format!("tcp://{}", dongle.local_addr().unwrap());
-    let p1mux = P1mux::serve(&["--device", &device, "--no-replay"]);
-    let port = p1mux.port();
-    let mut source = net::accept_within(&dongle);
-    p1mux.wait_for(&format!("connected to {device}"));
-    let reader = domoticz_until(&p1mux, port, &good, got_the_last);
-    send_paced_to(&mut source, &stripped);
-    let through = reader.join().unwrap();
+    let (through, p1mux) = through_dongle_kept(&stripped, &good);
     let (kept_through, kept_alone) = (kept(&through, &good), alone.accepted.len());
     eprintln!(
         "CRs stripped, 10 telegrams: Domoticz keeps {kept_through} through p1mux, \
